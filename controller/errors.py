@@ -1,0 +1,61 @@
+"""The one exception hierarchy of meshgate.
+
+Adapters translate third-party exceptions into these classes (chaining the cause), so the
+layers above never catch a library's exception type. The split that matters to callers is
+``TemporaryError`` (try again later, nothing about the request is wrong) versus
+``PermanentError`` (retrying the same thing will fail the same way until something changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.models.problems import Problem
+
+
+class MeshgateError(Exception):
+    """Root of every error meshgate raises on purpose."""
+
+
+class TemporaryError(MeshgateError):
+    """A dependency is unavailable right now; the same operation may succeed later."""
+
+
+class PermanentError(MeshgateError):
+    """The operation cannot succeed as asked; retrying without a change is pointless."""
+
+
+class SettingsError(PermanentError):
+    """A setting (environment variable or flag) has an unusable value."""
+
+
+class ConfigSourceUnavailable(TemporaryError):
+    """The config repo cannot be reached (network, remote down, timeout)."""
+
+
+class ConfigSourceError(PermanentError):
+    """The config repo answered, but not with something we can use (missing branch, bad URL)."""
+
+
+class InvalidConfig(PermanentError):
+    """A config revision failed validation; ``problems`` says where and why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        first = str(self.problems[0]) if self.problems else "no details"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"invalid config: {first}{more}")
+
+
+class StorageUnavailable(TemporaryError):
+    """The database cannot be reached or is locked beyond the busy timeout."""
+
+
+class StorageError(PermanentError):
+    """The database refused an operation (constraint, schema mismatch)."""
+
+
+class NotFound(PermanentError):
+    """A requested object does not exist."""

@@ -1,0 +1,1 @@
+"""Plain values shared by every layer: documents, problems, durations, revisions."""

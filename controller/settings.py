@@ -1,0 +1,194 @@
+"""Settings: read once from the environment and flags (flags win) into one frozen object.
+
+This is the only module that reads ``os.environ`` — and it does not even do that itself:
+the composition root passes the environment mapping in, which keeps tests hermetic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from controller.errors import SettingsError
+from controller.models.durations import parse_duration
+
+DEFAULT_PORT = 5016
+SourceKind = Literal["git", "folder"]
+
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str`` (logs, tracebacks, API dumps)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def redact_url(url: str) -> str:
+    """Drop user info (``https://user:token@host``) so a URL can be logged and shown."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def source_kind_of(location: str) -> SourceKind:
+    """A URL (``https://``, ``ssh://``, ``file://``, ``git@host:path``) is Git; anything else
+    is a local folder read as-is (revision = content hash, reloaded on change)."""
+    if "://" in location or _SCP_LIKE.match(location):
+        return "git"
+    return "folder"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_repo: str = "./example-config-repo"
+    config_branch: str = "main"
+    config_path: str = ""
+    poll_interval: timedelta = timedelta(seconds=30)
+    data_dir: Path = Path(".meshgate")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    public_url: str = ""
+    api_tokens: tuple[Secret, ...] = field(default=(), repr=False)
+    log_level: str = "info"
+
+    @property
+    def config_source_kind(self) -> SourceKind:
+        return source_kind_of(self.config_repo)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy URL in use: the setting, else SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'meshgate.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def describe(self) -> dict[str, Any]:
+        """Settings as shown to people: credentials removed from URLs, tokens counted only."""
+        return {
+            "config_repo": redact_url(self.config_repo),
+            "config_source": self.config_source_kind,
+            "config_branch": self.config_branch,
+            "config_path": self.config_path,
+            "poll_interval_seconds": self.poll_interval.total_seconds(),
+            "data_dir": str(self.data_dir),
+            "database": redact_url(self.effective_database_url),
+            "listen": f"{self.host}:{self.port}",
+            "public_url": self.effective_public_url,
+            "api_tokens": len(self.api_tokens),
+        }
+
+
+_ENVIRONMENT = {
+    "config_repo": "MESHGATE_CONFIG_REPO",
+    "config_branch": "MESHGATE_CONFIG_BRANCH",
+    "config_path": "MESHGATE_CONFIG_PATH",
+    "poll_interval": "MESHGATE_POLL_INTERVAL",
+    "data_dir": "MESHGATE_DATA_DIR",
+    "database_url": "MESHGATE_DATABASE_URL",
+    "host": "MESHGATE_HOST",
+    "port": "MESHGATE_PORT",
+    "public_url": "MESHGATE_PUBLIC_URL",
+    "api_tokens": "MESHGATE_API_TOKENS",
+    "log_level": "MESHGATE_LOG_LEVEL",
+}
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, str | None] | None = None
+) -> Settings:
+    """Build settings from ``environ``; non-None ``overrides`` (CLI flags) take precedence.
+
+    Raises ``SettingsError`` naming the variable when a value cannot be used.
+    """
+    raw: dict[str, str] = {}
+    for name, variable in _ENVIRONMENT.items():
+        value = environ.get(variable)
+        if value is not None and value.strip() != "":
+            raw[name] = value.strip()
+    for name, value in (overrides or {}).items():
+        if name not in _ENVIRONMENT:
+            raise SettingsError(f"unknown setting {name!r}")
+        if value is not None:
+            raw[name] = value
+    return _convert(raw)
+
+
+def _convert(raw: Mapping[str, str]) -> Settings:
+    values: dict[str, Any] = {}
+    for name, text in raw.items():
+        variable = _ENVIRONMENT[name]
+        try:
+            values[name] = _CONVERTERS.get(name, str)(text)
+        except ValueError as exc:
+            raise SettingsError(f"{variable}: {exc}") from exc
+    return Settings(**values)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range 0-65535")
+    return port
+
+
+def _interval(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value < timedelta(seconds=1):
+        raise ValueError(f"poll interval {text!r} is below the minimum of 1s")
+    return value
+
+
+def _tokens(text: str) -> tuple[Secret, ...]:
+    return tuple(Secret(t.strip()) for t in text.split(",") if t.strip())
+
+
+def _log_level(text: str) -> str:
+    level = text.lower()
+    if level not in ("critical", "error", "warning", "info", "debug"):
+        raise ValueError(f"unknown log level {text!r}")
+    return level
+
+
+_CONVERTERS: dict[str, Any] = {
+    "poll_interval": _interval,
+    "data_dir": Path,
+    "port": _port,
+    "api_tokens": _tokens,
+    "log_level": _log_level,
+    "config_path": lambda t: t.strip("/"),
+}
