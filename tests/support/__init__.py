@@ -1,0 +1,1 @@
+"""Shared test support (import the submodules, e.g. ``tests.support.git_server``)."""
