@@ -1,0 +1,132 @@
+"""Every broken config repo under ``tests/fixtures/broken`` gives exactly the expected problems.
+
+Each case is a tiny config repo; ``EXPECTED`` lists the problems its load must report, as
+``file:line:column: message`` prefixes and codes. The oversized file and the symlink leaving
+the repo are built in ``tmp_path`` instead of being committed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from controller.loader import ConfigLoader
+from controller.models.problems import Problem
+from tests.unit.loader import samples
+
+BROKEN = Path(__file__).resolve().parents[2] / "fixtures" / "broken"
+
+EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "invalid-yaml": [
+        (
+            "suite.yaml:7:3: invalid YAML: did not find expected ',' or ']' "
+            "(while parsing a flow sequence started on line 6)",
+            "yaml.syntax",
+        ),
+    ],
+    "unknown-key": [
+        ("flow.yaml:12:9: unknown key 'timout'; did you mean 'timeout'?", "schema.unknown-key"),
+    ],
+    "wrong-type": [
+        ("suite.yaml:8:16: expected integer, got string", "schema.type"),
+    ],
+    "missing-required": [
+        ("rule.yaml:5:1: missing required key 'suite' (at /spec)", "schema.required"),
+    ],
+    "bad-enum": [
+        (
+            "rule.yaml:8:23: 'pullrequest' is not allowed; expected one of 'sync', 'push', "
+            "'pull_request'; did you mean 'pull_request'?",
+            "schema.enum",
+        ),
+    ],
+    "bare-duration": [
+        ("suite.yaml:8:12: a duration needs a unit, e.g. 250ms, 30s", "schema.type"),
+    ],
+    "plaintext-secret": [
+        ("integration.yaml:10:12: a secret must be a reference", "schema.invalid"),
+    ],
+    "duplicate-keys": [
+        ("rule.yaml:11:3: duplicate key 'suite' (first defined on line 9)", "yaml.duplicate-key"),
+    ],
+    "custom-tag": [
+        (
+            "suite.yaml:7:13: tag !!python/object/apply:os.system is not allowed",
+            "yaml.tag",
+        ),
+    ],
+    "bad-kind": [
+        (
+            "pipeline.yaml:2:7: unknown kind 'Pipeline'; valid kinds are Integration, "
+            "TriggerRule, Suite, Flow, EnvironmentTemplate",
+            "envelope.kind",
+        ),
+    ],
+    "bad-api-version": [
+        (
+            "suite.yaml:1:13: unsupported apiVersion 'meshgate.dev/v1'; "
+            "expected meshgate.dev/v1alpha1",
+            "envelope.api-version",
+        ),
+    ],
+}
+
+
+def _assert_problems(problems: tuple[Problem, ...], expected: list[tuple[str, str]]) -> None:
+    assert len(problems) == len(expected), [str(p) for p in problems]
+    for problem, (prefix, code) in zip(problems, expected, strict=True):
+        assert str(problem).startswith(prefix), str(problem)
+        assert problem.code == code
+
+
+def test_broken_fixtures_cover_every_case_folder() -> None:
+    folders = {path.name for path in BROKEN.iterdir() if path.is_dir()}
+    assert folders == set(EXPECTED) | {"alias-bomb"}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_broken_fixture_reports_expected_problems(case: str) -> None:
+    tree = ConfigLoader().load_tree(BROKEN / case)
+    _assert_problems(tree.problems, EXPECTED[case])
+    assert tree.documents == ()
+
+
+def test_broken_fixture_alias_bomb_is_rejected_at_the_first_anchor_without_expansion() -> None:
+    started = time.perf_counter()
+    tree = ConfigLoader().load_tree(BROKEN / "alias-bomb")
+    assert time.perf_counter() - started < 1.0
+    assert str(tree.problems[0]).startswith(
+        "bomb.yaml:1:4: anchors and aliases are not allowed (they expand content; "
+        "write the value out)"
+    )
+    assert {p.code for p in tree.problems} == {"yaml.alias"}
+    assert len(tree.problems) == 9 + 8 * 9
+    assert tree.documents == ()
+
+
+def test_broken_fixture_oversized_file(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(samples.SUITE)
+    with (tmp_path / "huge.yaml").open("w") as handle:
+        handle.write(samples.SUITE)
+        handle.write("# filler line to pass the size cap\n" * 30_000)
+    tree = ConfigLoader().load_tree(tmp_path)
+    _assert_problems(
+        tree.problems, [("huge.yaml: file is 1.0 MiB; the limit is", "file.too-large")]
+    )
+    assert [d.origin.path for d in tree.documents] == ["ok.yaml"]
+
+
+def test_broken_fixture_symlink_out_of_repo(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "suite.yaml").write_text(samples.SUITE)
+    (tmp_path / "passwd").write_text("root:x:0:0\n")
+    (repo / "flows.yaml").symlink_to(tmp_path / "passwd")
+    tree = ConfigLoader().load_tree(repo)
+    _assert_problems(
+        tree.problems,
+        [("flows.yaml: symbolic link points outside the repository", "source.symlink-escape")],
+    )
+    assert tree.problems[0].line == 0
