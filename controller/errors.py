@@ -8,12 +8,6 @@ layers above never catch a library's exception type. The split that matters to c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from controller.models.problems import Problem
-
 
 class MeshgateError(Exception):
     """Root of every error meshgate raises on purpose."""
@@ -37,16 +31,6 @@ class ConfigSourceUnavailable(TemporaryError):
 
 class ConfigSourceError(PermanentError):
     """The config repo answered, but not with something we can use (missing branch, bad URL)."""
-
-
-class InvalidConfig(PermanentError):
-    """A config revision failed validation; ``problems`` says where and why."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        first = str(self.problems[0]) if self.problems else "no details"
-        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        super().__init__(f"invalid config: {first}{more}")
 
 
 class StorageUnavailable(TemporaryError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -65,7 +65,7 @@ def source_kind_of(location: str) -> SourceKind:
     return "folder"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     config_repo: str = "./example-config-repo"
     config_branch: str = "main"
@@ -76,7 +76,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     public_url: str = ""
-    api_tokens: tuple[Secret, ...] = field(default=(), repr=False)
+    api_tokens: tuple[Secret, ...] = ()
     log_level: str = "info"
 
     @property
@@ -96,6 +96,9 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"Settings({self.describe()})"
 
     def describe(self) -> dict[str, Any]:
         """Settings as shown to people: credentials removed from URLs, tokens counted only."""

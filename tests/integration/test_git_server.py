@@ -12,7 +12,6 @@ import pytest
 from tests.support.git_server import GIT_PASSWORD, GIT_USER, GitServer, WorkRepo, git_env, run_git
 
 
-
 def _git(tmp_path: Path, *args: str) -> str:
     home = tmp_path / "client-home"
     home.mkdir(exist_ok=True)

@@ -20,7 +20,6 @@ from controller.gitrepo import GitCheckout, GitMirror
 from tests.support.git_server import GitServer, WorkRepo, git_env, run_git
 
 
-
 def _mirror(url: str, workdir: Path, *, branch: str = "main", timeout: float = 20.0) -> GitMirror:
     return GitMirror(url=url, branch=branch, workdir=workdir, timeout=timeout)
 

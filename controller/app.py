@@ -1,0 +1,152 @@
+"""Composition root of the server: builds every collaborator once and owns the lifespan.
+
+Nothing else in meshgate constructs long-lived services; they receive what they need as
+keyword-only arguments from here. ``build_controller`` is async because opening storage
+runs migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from controller.configsync.service import ConfigSync
+from controller.configsync.sources import ConfigSource, FolderSource, GitSource
+from controller.configsync.validation import ConfigValidator
+from controller.errors import MeshgateError, StorageUnavailable
+from controller.filewatch import watch_folder
+from controller.gitrepo import GitMirror
+from controller.loader import ConfigLoader
+from controller.scheduler import Scheduler
+from controller.settings import Settings
+from controller.storage import Storage
+from controller.web.config_status import config_status_routes
+from controller.web.errors import EXCEPTION_HANDLERS
+from controller.web.health import health_routes
+
+log = logging.getLogger(__name__)
+
+
+def build_source(settings: Settings) -> ConfigSource:
+    if settings.config_source_kind == "git":
+        mirror = GitMirror(
+            url=settings.config_repo,
+            branch=settings.config_branch,
+            workdir=settings.data_dir / "config-repo",
+        )
+        return GitSource(
+            mirror=mirror,
+            url=settings.config_repo,
+            branch=settings.config_branch,
+            subpath=settings.config_path,
+        )
+    return FolderSource(root=Path(settings.config_repo), subpath=settings.config_path)
+
+
+class Controller:
+    """The running server's collaborators and its ASGI app."""
+
+    def __init__(self, *, settings: Settings, storage: Storage, sync: ConfigSync) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.sync = sync
+        self._scheduler = Scheduler()
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.app = Starlette(
+            routes=[
+                *health_routes(readiness=[self._storage_ready, self._config_ready]),
+                *config_status_routes(
+                    sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
+                ),
+            ],
+            exception_handlers=dict(EXCEPTION_HANDLERS),
+            lifespan=self._lifespan,
+        )
+
+    async def close(self) -> None:
+        """Release storage; idempotent, and a no-op (no await) once closed.
+
+        The lifespan closes on shutdown. Callers also close after the server stops, for the
+        case where it never started; by then uvicorn may be re-raising the signal that
+        stopped it, so a second close must not await anything.
+        """
+        if not self._closed:
+            self._closed = True
+            await self.storage.close()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._scheduler.every(
+            self.settings.poll_interval, self._poll, name="config-poll", start_now=True
+        )
+        self._scheduler.start()
+        source = self.sync.source
+        if isinstance(source, FolderSource):
+            self._start(self._watch(source.root))
+        try:
+            yield
+        finally:
+            self._scheduler.shutdown()
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.close()
+
+    def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _poll(self) -> None:
+        await self.sync.refresh(reason="poll")
+
+    async def _watch(self, root: Path) -> None:
+        """Reload as soon as files change in a local config folder (development mode)."""
+        async for changed in watch_folder(root):
+            log.info("config folder changed (%d paths); reloading", len(changed))
+            await self.sync.refresh(reason="file change")
+
+    async def _storage_ready(self) -> str | None:
+        try:
+            await self.storage.ping()
+        except StorageUnavailable as exc:
+            return f"database unavailable: {exc}"
+        return None
+
+    async def _config_ready(self) -> str | None:
+        if self.sync.live is not None:
+            return None
+        status = self.sync.status()
+        if status.source_failure is not None:
+            return f"no valid config loaded yet: {status.source_failure.message}"
+        if status.last_attempt is not None:
+            attempt = status.last_attempt
+            return (
+                f"no valid config loaded yet: revision {attempt.revision} "
+                f"has {len(attempt.problems)} problems"
+            )
+        return "config not loaded yet"
+
+
+async def build_controller(settings: Settings) -> Controller:
+    """Open storage (running migrations) and wire the server; raise ``MeshgateError``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    storage = await Storage.open(settings.effective_database_url)
+    try:
+        sync = ConfigSync(
+            source=build_source(settings),
+            loader=ConfigLoader(),
+            validator=ConfigValidator(),
+            storage=storage,
+        )
+        return Controller(settings=settings, storage=storage, sync=sync)
+    except MeshgateError:
+        await storage.close()
+        raise

@@ -1,0 +1,1 @@
+"""Config sync: fetch the config repo, validate it, and swap the live config atomically."""

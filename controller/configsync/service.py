@@ -1,0 +1,185 @@
+"""ConfigSync: bring the live config up to date with the config repo, safely.
+
+Guarantees:
+- An invalid revision is never applied; the last known good snapshot keeps serving, and the
+  failed revision with its problems is recorded and shown.
+- A source failure (remote down, branch gone) changes nothing but the reported status.
+- Refreshes are serialized: the poll job, the folder watcher and (later) push webhooks may
+  ask at once; each request runs after the current one, and an unchanged revision is a no-op.
+- The live snapshot is replaced by one reference assignment, so readers never see a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from controller.concurrency import run_blocking
+from controller.configsync.sources import ConfigSource
+from controller.configsync.validation import ConfigValidator
+from controller.errors import (
+    ConfigSourceError,
+    ConfigSourceUnavailable,
+    StorageError,
+    StorageUnavailable,
+)
+from controller.loader import ConfigLoader
+from controller.models.problems import Problem
+from controller.models.snapshot import ConfigSnapshot
+from controller.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAttempt:
+    """The outcome of loading one revision."""
+
+    revision: str
+    summary: str
+    at: datetime
+    problems: tuple[Problem, ...]
+    document_count: int
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    message: str
+    at: datetime
+    temporary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigStatus:
+    live: ConfigSnapshot | None
+    last_attempt: ConfigAttempt | None
+    source_failure: SourceFailure | None
+
+
+class ConfigSync:
+    def __init__(
+        self,
+        *,
+        source: ConfigSource,
+        loader: ConfigLoader,
+        validator: ConfigValidator,
+        storage: Storage,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._source = source
+        self._loader = loader
+        self._validator = validator
+        self._storage = storage
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._live: ConfigSnapshot | None = None
+        self._last_attempt: ConfigAttempt | None = None
+        self._source_failure: SourceFailure | None = None
+
+    @property
+    def source(self) -> ConfigSource:
+        return self._source
+
+    @property
+    def live(self) -> ConfigSnapshot | None:
+        """The config in force, or ``None`` until a first valid revision has loaded."""
+        return self._live
+
+    def status(self) -> ConfigStatus:
+        return ConfigStatus(self._live, self._last_attempt, self._source_failure)
+
+    async def refresh(self, *, reason: str) -> ConfigAttempt | None:
+        """Fetch, load and validate the source's current revision; apply it if valid.
+
+        Returns the attempt for the revision now at the source (possibly the previous one if
+        nothing changed), or ``None`` when the source could not be read.
+        """
+        async with self._lock:
+            try:
+                fetched = await self._source.fetch()
+            except (ConfigSourceUnavailable, ConfigSourceError) as exc:
+                self._record_source_failure(exc, reason)
+                return None
+            self._source_failure = None
+            previous = self._last_attempt
+            if fetched.revision is not None and previous and previous.revision == fetched.revision:
+                return previous
+            tree = await run_blocking(self._loader.load_tree, fetched.repo_root, fetched.subpath)
+            revision = fetched.revision or tree.content_hash
+            if previous is not None and previous.revision == revision:
+                return previous
+            semantic = await run_blocking(self._validator.validate, tree.documents)
+            attempt = ConfigAttempt(
+                revision=revision,
+                summary=fetched.summary,
+                at=self._clock(),
+                problems=tuple(sorted((*tree.problems, *semantic), key=Problem.sort_key)),
+                document_count=len(tree.documents),
+            )
+            self._last_attempt = attempt
+            if attempt.valid:
+                self._live = ConfigSnapshot.build(
+                    revision=revision, loaded_at=attempt.at, documents=tree.documents
+                )
+                log.info(
+                    "applied config revision %s (%d documents, %s)",
+                    revision,
+                    attempt.document_count,
+                    reason,
+                )
+            else:
+                self._log_rejection(attempt)
+            await self._record(attempt)
+            return attempt
+
+    def _record_source_failure(self, exc: Exception, reason: str) -> None:
+        temporary = isinstance(exc, ConfigSourceUnavailable)
+        self._source_failure = SourceFailure(str(exc), self._clock(), temporary)
+        keeping = self._live.revision if self._live else "nothing yet"
+        log.warning(
+            "config source %s failed (%s): %s; serving %s",
+            self._source.identity,
+            reason,
+            exc,
+            keeping,
+        )
+
+    def _log_rejection(self, attempt: ConfigAttempt) -> None:
+        keeping = self._live.revision if self._live else "nothing yet"
+        shown = "; ".join(str(problem) for problem in attempt.problems[:5])
+        log.warning(
+            "config revision %s is invalid (problems: %d), still serving %s: %s",
+            attempt.revision,
+            len(attempt.problems),
+            keeping,
+            shown,
+        )
+
+    async def _record(self, attempt: ConfigAttempt) -> None:
+        """Persist the attempt; a storage outage must not stop the config from applying."""
+        try:
+            await self._storage.record_config_revision(
+                source=self._source.identity,
+                revision=attempt.revision,
+                valid=attempt.valid,
+                problems=attempt.problems,
+                document_count=attempt.document_count,
+                seen_at=attempt.at,
+            )
+            if attempt.valid:
+                await self._storage.mark_config_applied(
+                    source=self._source.identity, revision=attempt.revision, applied_at=attempt.at
+                )
+        except (StorageUnavailable, StorageError) as exc:
+            log.warning("could not record config revision %s: %s", attempt.revision, exc)

@@ -1,0 +1,65 @@
+"""No two enabled rules may post the same commit-status context on the same commit.
+
+Gitea keeps the latest status per (commit, context): two rules sharing a context on one
+commit would overwrite each other's verdict, and a green one could hide a red one. Whether
+two rules *can* see the same commit is decided conservatively: rules of different providers
+always can (an Argo CD sync revision is a commit that Gitea push/pull_request events also
+carry); rules of one provider can when their repository and branch globs overlap. Rules whose
+integration does not resolve are skipped here: that is reported as a dangling reference.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from controller.configsync.globs import globs_overlap
+from controller.configsync.reference_checks import Index
+from controller.models.documents import ConfigDocument
+from controller.models.problems import Problem
+
+
+def effective_status_context(rule: ConfigDocument) -> str:
+    context = rule.spec.get("status_context")
+    return context if isinstance(context, str) and context else f"meshgate/{rule.spec['suite']}"
+
+
+def check_status_contexts(index: Index) -> Iterator[Problem]:
+    by_context: dict[str, list[tuple[ConfigDocument, str]]] = defaultdict(list)
+    for (workspace, kind), by_name in index.items():
+        if kind != "TriggerRule":
+            continue
+        for rule in by_name.values():
+            if rule.spec.get("enabled", True) is False:
+                continue
+            integration = index.get((workspace, "Integration"), {}).get(rule.spec["integration"])
+            if integration is None:
+                continue
+            by_context[effective_status_context(rule)].append((rule, integration.spec["provider"]))
+    for context, rules in by_context.items():
+        for later_index, (later, later_provider) in enumerate(rules):
+            for earlier, earlier_provider in rules[:later_index]:
+                if _may_share_a_commit(earlier.spec, earlier_provider, later.spec, later_provider):
+                    yield _collision(context, earlier, later)
+                    break
+
+
+def _may_share_a_commit(first: Any, first_provider: str, second: Any, second_provider: str) -> bool:
+    if first_provider != second_provider:
+        return True
+    return globs_overlap(first["repository"], second["repository"]) and globs_overlap(
+        first.get("branch_filter", "*"), second.get("branch_filter", "*")
+    )
+
+
+def _collision(context: str, earlier: ConfigDocument, later: ConfigDocument) -> Problem:
+    parts: tuple[str, ...] = ("status_context",) if "status_context" in later.spec else ("suite",)
+    line, column = earlier.origin.locator.locate(("metadata", "name"))
+    return later.problem(
+        parts,
+        f"status context {context!r} is also posted by TriggerRule {earlier.name!r} "
+        f"({earlier.origin.path}:{line}:{column}) on commits both rules can match; give one "
+        "of them a distinct status_context",
+        "rule.status-context-collision",
+    )

@@ -1,0 +1,77 @@
+"""The engine behind ``Storage``: read and write transactions with errors translated.
+
+Query modules (one per aggregate) use only this: ``async with db.read(doing) as conn`` for
+consistent reads, ``async with db.write(doing) as conn`` for anything that changes rows (on
+SQLite it takes the write lock first, see ``controller.storage.engine``). Both commit on
+success, roll back on error, and turn library exceptions into ``StorageUnavailable`` /
+``StorageError`` whose message says what was being done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from controller.errors import StorageUnavailable
+from controller.storage.engine import WRITE_OPTION
+from controller.storage.translation import describe_url, translated
+
+Upsert = sqlite.Insert | postgresql.Insert
+
+
+class Database:
+    """An async engine and the transactions meshgate runs on it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    @property
+    def description(self) -> str:
+        """The URL with its password hidden, for logs and messages."""
+        return describe_url(self._engine.url)
+
+    @asynccontextmanager
+    async def read(self, doing: str) -> AsyncIterator[AsyncConnection]:
+        """A transaction for reading; ``doing`` completes "…unavailable while <doing>"."""
+        async with self._transaction(doing, writes=False) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self, doing: str) -> AsyncIterator[AsyncConnection]:
+        """A transaction that changes rows (holds SQLite's write lock from the start)."""
+        async with self._transaction(doing, writes=True) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, doing: str, *, writes: bool) -> AsyncIterator[AsyncConnection]:
+        if self._closed:
+            raise StorageUnavailable(f"storage {self.description} is closed (while {doing})")
+        async with (
+            translated(url=self._engine.url, doing=doing),
+            self._engine.connect() as conn,
+        ):
+            if writes:
+                await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn
+
+    def upsert(self, table: Table) -> Upsert:
+        """``INSERT`` for ``table`` with this dialect's ``ON CONFLICT`` clauses available."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection; later transactions raise ``StorageUnavailable``."""
+        self._closed = True
+        await self._engine.dispose()

@@ -1,0 +1,47 @@
+"""The one ``MetaData`` of meshgate: every table, in SQLAlchemy Core.
+
+Each aggregate (config revisions now; deliveries, runs, statuses and scheduler ticks later)
+adds its tables here and its queries in a sibling module of ``controller.storage``. The naming
+convention gives every constraint and index a stable name, so Alembic migrations can refer to
+them on both backends. Any change here needs a migration (see ``controller.storage.schema``);
+a test fails when the migrated schema and this metadata differ.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, UniqueConstraint
+
+from controller.storage.types import ID, JSON_DOCUMENT, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+SOURCE_MAX = 1000
+REVISION_MAX = 100
+
+# Every revision of a config source that was validated, valid or not.
+config_revisions = Table(
+    "config_revisions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("source", String(SOURCE_MAX), nullable=False),
+    Column("revision", String(REVISION_MAX), nullable=False),
+    Column("valid", Boolean, nullable=False),
+    # The first MAX_STORED_PROBLEMS of Problem.to_dict(); problem_count is the full number.
+    Column("problems", JSON_DOCUMENT, nullable=False),
+    Column("problem_count", Integer, nullable=False),
+    Column("document_count", Integer, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=True),
+    UniqueConstraint("source", "revision"),
+    Index(None, "source", "last_seen_at"),
+    Index(None, "source", "applied_at"),
+)

@@ -1,0 +1,1 @@
+"""HTTP interface: routes are built from collaborators passed in by the composition root."""

@@ -1,0 +1,59 @@
+"""The one place where errors become HTTP responses.
+
+Every error body has the same shape, ``{"error": {"type": ..., "message": ...}}``. Unexpected
+exceptions answer a generic 500 and are logged with their traceback; their text is never
+sent, because it may carry data that must not leave the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from controller.errors import MeshgateError, NotFound, PermanentError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status)
+
+
+def status_for(exc: MeshgateError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, TemporaryError):
+        return 503
+    if isinstance(exc, PermanentError):
+        return 422
+    return 500
+
+
+async def _meshgate_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MeshgateError)
+    status = status_for(exc)
+    if status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(status, type(exc).__name__, str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "HTTPError", exc.detail, path=request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "InternalError", "internal error; see the server log")
+
+
+EXCEPTION_HANDLERS: Mapping[Any, Any] = {
+    MeshgateError: _meshgate_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

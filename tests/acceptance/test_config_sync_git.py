@@ -1,0 +1,169 @@
+"""The server follows a real Git remote on loopback, and never applies an invalid revision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from controller.settings import Settings
+from tests.acceptance.conftest import copy_example
+from tests.support.git_server import GitServer, WorkRepo
+from tests.support.server import RunningServer, running_server
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.anyio
+
+NEW_RULE = """\
+apiVersion: meshgate.dev/v1alpha1
+kind: TriggerRule
+metadata: {name: order-service-push, workspace: shop}
+spec:
+  integration: gitea
+  repository: shop/order-service
+  branch_filter: main
+  event_types: [push]
+  suite: checkout-smoke
+  status_context: meshgate/order-service-push
+"""
+
+BROKEN_RULE = """\
+apiVersion: meshgate.dev/v1alpha1
+kind: TriggerRule
+metadata: {name: product-service-push, workspace: shop}
+spec:
+  integration: gitea
+  repository: shop/product-service
+  event_types: [push]
+  suite: no-such-suite
+  status_context: meshgate/product-service-push
+"""
+
+SettingsFor = Callable[..., Settings]
+
+
+async def config_status(server: RunningServer) -> dict[str, Any]:
+    response = await server.client.get("/api/v1/config/status")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def applied_revision(status: dict[str, Any]) -> str | None:
+    applied = status["applied"]
+    return applied["revision"] if applied else None
+
+
+async def test_server_applies_valid_commits_and_keeps_last_good_on_invalid(
+    git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
+) -> None:
+    copy_example(work_repo.path)
+    first = work_repo.commit("Initial config")
+    work_repo.push()
+    settings = settings_for(git_server.url_for("config"), poll=1.0)
+
+    async with running_server(settings) as server:
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == first,
+            what="first revision applied",
+        )
+        assert status["errors"] == []
+        assert status["applied"]["documents"]["TriggerRule"] == 4
+        assert (await server.client.get("/readyz")).status_code == 200
+
+        work_repo.write("rules/order-service.yaml", NEW_RULE)
+        second = work_repo.commit("Add order-service push rule")
+        work_repo.push()
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == second,
+            within=1.0 + 5.0,
+            what="valid change applied within the poll interval (plus slack)",
+        )
+        assert status["applied"]["documents"]["TriggerRule"] == 5
+
+        work_repo.write("rules/product-service.yaml", BROKEN_RULE)
+        third = work_repo.commit("Add a rule with a dangling suite")
+        work_repo.push()
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: (s["last_attempt"] or {}).get("revision") == third,
+            what="invalid change seen",
+        )
+        assert applied_revision(status) == second
+        assert status["last_attempt"]["valid"] is False
+        assert status["errors"] == [
+            "rules/product-service.yaml:8:10: Suite 'no-such-suite' not found in workspace "
+            "'shop'; known: checkout-smoke, user-service-contract (at /spec/suite)"
+        ]
+        problem = status["last_attempt"]["problems"][0]
+        assert problem["pointer"] == "/spec/suite"
+        assert problem["code"] == "reference.unresolved"
+        ready = await server.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+
+        history = await server.controller.storage.config_revisions(
+            server.controller.sync.source.identity
+        )
+        seen = {record.revision: record for record in history}
+        assert seen[first].valid
+        assert seen[second].valid
+        assert not seen[third].valid
+        assert seen[second].applied_at is not None
+        assert seen[third].applied_at is None
+        assert seen[third].problems[0].code == "reference.unresolved"
+        assert git_server.url_for("config") not in str(history)
+        assert "password" not in str(status).lower()
+
+
+async def test_server_survives_source_failures_and_recovers(
+    git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
+) -> None:
+    copy_example(work_repo.path)
+    first = work_repo.commit("Initial config")
+    work_repo.push()
+    work_repo.push(branch="release")
+    settings = settings_for(git_server.url_for("config"), poll=1.0, config_branch="release")
+
+    async with running_server(settings) as server:
+        await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == first,
+            what="first revision applied",
+        )
+
+        git_server.stop()
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: s["source_error"] is not None,
+            what="unreachable remote reported",
+        )
+        assert status["source_error"]["temporary"] is True
+        assert applied_revision(status) == first
+        assert (await server.client.get("/readyz")).status_code == 200
+        assert (await server.client.get("/healthz")).status_code == 200
+
+        git_server.start()
+        work_repo.delete_remote_branch("release")
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: "not found" in str((s["source_error"] or {}).get("message")),
+            what="deleted branch reported",
+        )
+        assert status["source_error"]["temporary"] is False
+        assert "branch 'release' not found" in status["errors"][0]
+        assert applied_revision(status) == first
+        assert (await server.client.get("/readyz")).status_code == 200
+
+        work_repo.write("rules/order-service.yaml", NEW_RULE)
+        recovered = work_repo.commit("Recreate release with a new rule")
+        work_repo.push(branch="release")
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == recovered,
+            what="recovery after the branch is pushed again",
+        )
+        assert status["source_error"] is None
+        assert status["errors"] == []

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from controller.errors import SettingsError
+from controller.settings import Secret, load_settings, redact_url, source_kind_of
+
+
+def test_settings_defaults_run_without_setup() -> None:
+    settings = load_settings({})
+    assert settings.config_repo == "./example-config-repo"
+    assert settings.config_source_kind == "folder"
+    assert settings.port == 5016
+    assert settings.host == "127.0.0.1"
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.effective_database_url.endswith("/.meshgate/meshgate.db")
+    assert settings.effective_public_url == "http://localhost:5016"
+
+
+def test_settings_environment_is_read() -> None:
+    settings = load_settings(
+        {
+            "MESHGATE_CONFIG_REPO": "https://gitea.example/shop/config.git",
+            "MESHGATE_CONFIG_BRANCH": "prod",
+            "MESHGATE_CONFIG_PATH": "/meshgate/",
+            "MESHGATE_POLL_INTERVAL": "1m30s",
+            "MESHGATE_DATA_DIR": "/var/lib/meshgate",
+            "MESHGATE_PORT": "8080",
+            "MESHGATE_API_TOKENS": "a, b,,",
+        }
+    )
+    assert settings.config_source_kind == "git"
+    assert settings.config_branch == "prod"
+    assert settings.config_path == "meshgate"
+    assert settings.poll_interval == timedelta(seconds=90)
+    assert settings.data_dir == Path("/var/lib/meshgate")
+    assert settings.port == 8080
+    assert settings.api_tokens == (Secret("a"), Secret("b"))
+
+
+def test_settings_flags_win_over_environment() -> None:
+    settings = load_settings({"MESHGATE_PORT": "8080"}, {"port": "9090", "host": None})
+    assert settings.port == 9090
+    assert settings.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("MESHGATE_PORT", "http", "MESHGATE_PORT"),
+        ("MESHGATE_PORT", "70000", "out of range"),
+        ("MESHGATE_POLL_INTERVAL", "30", "use a number with a unit"),
+        ("MESHGATE_POLL_INTERVAL", "10ms", "below the minimum"),
+        ("MESHGATE_LOG_LEVEL", "loud", "unknown log level"),
+    ],
+)
+def test_settings_bad_values_name_the_variable(variable: str, value: str, fragment: str) -> None:
+    with pytest.raises(SettingsError, match=fragment) as caught:
+        load_settings({variable: value})
+    assert variable in str(caught.value)
+
+
+def test_settings_tokens_and_credentials_never_show() -> None:
+    settings = load_settings(
+        {
+            "MESHGATE_API_TOKENS": "s3cr3t-token",
+            "MESHGATE_CONFIG_REPO": "https://bot:hunter2@gitea.example/shop/config.git",
+            "MESHGATE_DATABASE_URL": "postgresql+psycopg://app:pw123@db/meshgate",
+        }
+    )
+    shown = repr(settings) + str(settings.describe())
+    for secret in ("s3cr3t-token", "hunter2", "pw123"):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("location", "kind"),
+    [
+        ("https://gitea.example/shop/config.git", "git"),
+        ("ssh://git@gitea.example:2222/shop/config.git", "git"),
+        ("git@gitea.example:shop/config.git", "git"),
+        ("file:///srv/git/config.git", "git"),
+        ("./example-config-repo", "folder"),
+        ("/srv/config", "folder"),
+    ],
+)
+def test_settings_source_kind_follows_location(location: str, kind: str) -> None:
+    assert source_kind_of(location) == kind
+
+
+def test_redact_url_keeps_host_and_port() -> None:
+    assert redact_url("https://u:p@host:3000/x.git") == "https://host:3000/x.git"
+    assert redact_url("https://host/x.git") == "https://host/x.git"
