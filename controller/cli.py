@@ -139,10 +139,7 @@ def _print_text(
     out: TextIO, root: Path, files: int, documents: int, problems: Sequence[Problem]
 ) -> None:
     for problem in problems:
-        where = _display_path(root, problem.path)
-        position = f":{problem.line}:{problem.column}" if problem.line else ""
-        pointer = f" (at {problem.pointer})" if problem.pointer else ""
-        out.write(f"{where}{position}: {problem.message}{pointer}\n")
+        out.write(problem.render(_display_path(root, problem.path)) + "\n")
     summary = f"{documents} documents in {files} files"
     if problems:
         out.write(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {summary}\n")

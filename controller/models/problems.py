@@ -29,7 +29,12 @@ class Problem:
     document: int | None = None
 
     def __str__(self) -> str:
-        where = self.path or "<config>"
+        return self.render(self.path or "<config>")
+
+    def render(self, shown_path: str) -> str:
+        """``file:line:column: message (at /pointer)``, with the file shown as ``shown_path``
+        (the CLI prefixes the folder it was given so editors can jump to the line)."""
+        where = shown_path
         if self.line:
             where = f"{where}:{self.line}:{self.column}"
         text = f"{where}: {self.message}"

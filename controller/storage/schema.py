@@ -9,6 +9,9 @@ async engine (``AsyncConnection.run_sync``), serialized between processes:
   second finds the schema at head and does nothing. DDL is transactional: a failed migration
   leaves nothing behind, and the lock is released at commit or rollback.
 - SQLite: the transaction starts with ``BEGIN IMMEDIATE`` (the database's single write lock).
+- Within one process, an ``anyio.Lock`` besides: Alembic's ``context`` and ``op`` are process
+  globals, so two migrations interleaving on the event loop (two storages opened at once,
+  even on different databases) would run each other's operations on the wrong connection.
 
 Creating a revision (developers; uses ``alembic.ini`` at the repository root, which points
 here and at a scratch SQLite database under ``.meshgate/``)::
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
@@ -41,6 +45,8 @@ from controller.storage.database import Database
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
 # First key of the advisory lock: "mgmi" (meshgate migrations); the second is the schema.
 ADVISORY_LOCK_CLASS = 0x6D676D69
+# Guards Alembic's process-global state (see above); anyio's lock binds to no event loop.
+_ALEMBIC_IN_USE = anyio.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,6 +19,7 @@ from controller.storage import Storage
 from controller.storage.engine import create_engine
 from controller.storage.schema import alembic_config
 from controller.storage.tables import metadata
+from tests.integration.storage.conftest import sqlite_url
 
 pytestmark = pytest.mark.anyio
 
@@ -100,6 +104,55 @@ async def test_open_concurrently_migrates_once(database_url: str) -> None:
             await each.close()
     assert len(opened) == 8
     assert (await _inspect(database_url))["version"] == _head()
+
+
+OPEN_AT = """
+import sys, time, anyio
+from controller.storage import Storage
+async def main() -> None:
+    await anyio.sleep(float(sys.argv[2]) - time.time())
+    async with await Storage.open(sys.argv[1]):
+        pass
+anyio.run(main)
+"""
+
+
+async def test_open_from_several_processes_migrates_once(database_url: str) -> None:
+    # Replicas starting together (at the same instant, imports done): only the database
+    # can serialize them.
+    start_at = time.time() + 2
+    results: list[tuple[int, bytes]] = []
+
+    async def run_replica() -> None:
+        command = [sys.executable, "-c", OPEN_AT, database_url, str(start_at)]
+        done = await anyio.run_process(command, check=False)
+        results.append((done.returncode, done.stderr))
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(4):
+            tasks.start_soon(run_replica)
+    assert results == [(0, b"")] * 4
+    assert (await _inspect(database_url))["version"] == _head()
+
+
+async def test_open_several_databases_at_once_in_one_process(tmp_path: Path) -> None:
+    # Alembic's context is process-global: migrations of different databases must not
+    # interleave on the event loop.
+    urls = [sqlite_url(tmp_path / f"db{n}" / "meshgate.db") for n in range(4)]
+    opened: list[Storage] = []
+
+    async def open_one(url: str) -> None:
+        opened.append(await Storage.open(url))
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            for url in urls:
+                tasks.start_soon(open_one, url)
+    finally:
+        for each in opened:
+            await each.close()
+    for url in urls:
+        assert (await _inspect(url))["version"] == _head()
 
 
 @pytest.mark.postgres

@@ -51,7 +51,11 @@ def test_render_raises_only_template_errors(text: str) -> None:
 
 NAMES = st.sampled_from(["a", "b", "c-d", "Z", "_x", "items"])
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES, inner, max_size=3),
     max_leaves=10,
 )
