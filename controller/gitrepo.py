@@ -58,6 +58,7 @@ _NO_REPOSITORY = re.compile(
     r"|Unable to find remote helper|protocol '.*' is not supported",
     re.I,
 )
+_COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.I)
 
 
@@ -108,6 +109,27 @@ class GitMirror:
                 self._clone()
             return self._describe()
 
+    def export(self, revision: str) -> GitCheckout:
+        """Materialize an earlier commit (one this mirror has fetched) in a separate folder,
+        leaving the branch checkout alone. Used to serve the last known good revision after
+        a restart while the branch tip is invalid; raises if the commit is not available."""
+        if not _COMMIT_ID.match(revision):
+            raise ConfigSourceError(f"invalid commit id {revision!r}")
+        with self._lock:
+            target = self._workdir.with_name(self._workdir.name + ".restored")
+            index = target.with_name(target.name + ".index")
+            _remove(target)
+            target.mkdir(parents=True)
+            separate_index = {"GIT_INDEX_FILE": str(index)}
+            try:
+                self._run("read-tree", revision, work_tree=target, env=separate_index)
+                self._run(
+                    "checkout-index", "--all", "--force", work_tree=target, env=separate_index
+                )
+            finally:
+                index.unlink(missing_ok=True)
+            return self._describe(revision, root=target)
+
     def _reusable(self) -> bool:
         if not (self._workdir / ".git").is_dir():
             return False
@@ -140,21 +162,29 @@ class GitMirror:
         partial.rename(self._workdir)
         logger.info("cloned %s (branch %s) into %s", self.display_url, self._branch, self._workdir)
 
-    def _describe(self) -> GitCheckout:
-        out = self._run("show", "--no-patch", "--format=%H%x00%cI%x00%B", "HEAD")
+    def _describe(self, commit: str = "HEAD", *, root: Path | None = None) -> GitCheckout:
+        out = self._run("show", "--no-patch", "--format=%H%x00%cI%x00%B", commit)
         revision, committed, message = out.split("\x00", 2)
         lines = message.strip().splitlines()
         return GitCheckout(
             revision=revision,
-            root=self._workdir,
+            root=root or self._workdir,
             committed_at=datetime.fromisoformat(committed),
             summary=lines[0].strip() if lines else "",
         )
 
-    def _run(self, *args: str, cwd: Path | None = None, in_workdir: bool = True) -> str:
+    def _run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        in_workdir: bool = True,
+        work_tree: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         command = [str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"), *self._options]
         if in_workdir:
-            command += [f"--git-dir={self._workdir / '.git'}", f"--work-tree={self._workdir}"]
+            tree = work_tree or self._workdir
+            command += [f"--git-dir={self._workdir / '.git'}", f"--work-tree={tree}"]
         command += args
         try:
             status, stdout, stderr = git.Git(str(cwd or self._workdir)).execute(
@@ -162,7 +192,7 @@ class GitMirror:
                 with_extended_output=True,
                 with_exceptions=False,
                 kill_after_timeout=self._timeout,
-                env=_ENV,
+                env={**_ENV, **(env or {})},
             )
         except git.CommandError as exc:  # git itself cannot be started
             not_found = ConfigSourceError(f"cannot run git: {self._scrub(str(exc.status))}")

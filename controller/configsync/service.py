@@ -2,7 +2,8 @@
 
 Guarantees:
 - An invalid revision is never applied; the last known good snapshot keeps serving, and the
-  failed revision with its problems is recorded and shown.
+  failed revision with its problems is recorded and shown. After a restart, the revision this
+  source last applied (recorded in storage) is served if the tip is invalid.
 - A source failure (remote down, branch gone) changes nothing but the reported status.
 - Refreshes are serialized: the poll job, the folder watcher and (later) push webhooks may
   ask at once; each request runs after the current one, and an unchanged revision is a no-op.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller.concurrency import run_blocking
-from controller.configsync.sources import ConfigSource
+from controller.configsync.sources import ConfigSource, SourceRevision
 from controller.configsync.validation import ConfigValidator
 from controller.errors import (
     ConfigSourceError,
@@ -27,6 +28,7 @@ from controller.errors import (
     StorageUnavailable,
 )
 from controller.loader import ConfigLoader
+from controller.models.documents import ConfigDocument
 from controller.models.problems import Problem
 from controller.models.snapshot import ConfigSnapshot
 from controller.storage import Storage
@@ -115,33 +117,77 @@ class ConfigSync:
             previous = self._last_attempt
             if fetched.revision is not None and previous and previous.revision == fetched.revision:
                 return previous
-            tree = await run_blocking(self._loader.load_tree, fetched.repo_root, fetched.subpath)
-            revision = fetched.revision or tree.content_hash
-            if previous is not None and previous.revision == revision:
+            attempt, documents = await self._load(fetched)
+            if previous is not None and previous.revision == attempt.revision:
                 return previous
-            semantic = await run_blocking(self._validator.validate, tree.documents)
-            attempt = ConfigAttempt(
-                revision=revision,
-                summary=fetched.summary,
-                at=self._clock(),
-                problems=tuple(sorted((*tree.problems, *semantic), key=Problem.sort_key)),
-                document_count=len(tree.documents),
-            )
             self._last_attempt = attempt
             if attempt.valid:
-                self._live = ConfigSnapshot.build(
-                    revision=revision, loaded_at=attempt.at, documents=tree.documents
-                )
-                log.info(
-                    "applied config revision %s (%d documents, %s)",
-                    revision,
-                    attempt.document_count,
-                    reason,
-                )
+                self._apply(attempt, documents, reason)
             else:
                 self._log_rejection(attempt)
             await self._record(attempt)
+            if self._live is None and not attempt.valid:
+                await self._restore_last_applied(instead_of=attempt.revision)
             return attempt
+
+    async def _load(
+        self, fetched: SourceRevision
+    ) -> tuple[ConfigAttempt, tuple[ConfigDocument, ...]]:
+        tree = await run_blocking(self._loader.load_tree, fetched.repo_root, fetched.subpath)
+        semantic = await run_blocking(self._validator.validate, tree.documents)
+        attempt = ConfigAttempt(
+            revision=fetched.revision or tree.content_hash,
+            summary=fetched.summary,
+            at=self._clock(),
+            problems=tuple(sorted((*tree.problems, *semantic), key=Problem.sort_key)),
+            document_count=len(tree.documents),
+        )
+        return attempt, tree.documents
+
+    def _apply(
+        self, attempt: ConfigAttempt, documents: tuple[ConfigDocument, ...], reason: str
+    ) -> None:
+        self._live = ConfigSnapshot.build(
+            revision=attempt.revision, loaded_at=attempt.at, documents=documents
+        )
+        log.info(
+            "applied config revision %s (%d documents, %s)",
+            attempt.revision,
+            attempt.document_count,
+            reason,
+        )
+
+    async def _restore_last_applied(self, *, instead_of: str) -> None:
+        """Nothing is live (a fresh start) and the tip is invalid: serve the revision this
+        source last applied, if the source still has it and it still validates.
+
+        Without this, restarting every replica while a bad commit sits on the branch would
+        leave none of them ready.
+        """
+        try:
+            record = await self._storage.last_applied_config_revision(self._source.identity)
+            if record is None or record.revision == instead_of:
+                return
+            fetched = await self._source.fetch_revision(record.revision)
+        except (
+            StorageUnavailable,
+            StorageError,
+            ConfigSourceUnavailable,
+            ConfigSourceError,
+        ) as exc:
+            log.warning("cannot restore the last applied config revision: %s", exc)
+            return
+        if fetched is None:
+            return
+        restored, documents = await self._load(fetched)
+        if not restored.valid:
+            log.warning(
+                "last applied config revision %s no longer validates (%s); nothing to serve",
+                record.revision,
+                restored.problems[0],
+            )
+            return
+        self._apply(restored, documents, f"restored: {instead_of} is invalid")
 
     def _record_source_failure(self, exc: Exception, reason: str) -> None:
         temporary = isinstance(exc, ConfigSourceUnavailable)

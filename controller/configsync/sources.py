@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from controller.concurrency import run_blocking
-from controller.gitrepo import GitMirror
+from controller.gitrepo import GitCheckout, GitMirror
 from controller.settings import redact_url
 
 
@@ -44,6 +44,10 @@ class ConfigSource(Protocol):
         """Bring the local tree up to date; raise ``ConfigSourceUnavailable``/``...Error``."""
         ...
 
+    async def fetch_revision(self, revision: str) -> SourceRevision | None:
+        """An earlier revision's tree, or ``None`` when the source keeps no history."""
+        ...
+
 
 class GitSource:
     kind: Literal["git", "folder"] = "git"
@@ -63,7 +67,12 @@ class GitSource:
         return {"kind": "git", "url": self._url, "branch": self._branch, "path": self._subpath}
 
     async def fetch(self) -> SourceRevision:
-        checkout = await run_blocking(self._mirror.sync)
+        return self._revision(await run_blocking(self._mirror.sync))
+
+    async def fetch_revision(self, revision: str) -> SourceRevision | None:
+        return self._revision(await run_blocking(self._mirror.export, revision))
+
+    def _revision(self, checkout: GitCheckout) -> SourceRevision:
         return SourceRevision(
             repo_root=checkout.root,
             subpath=self._subpath,
@@ -93,3 +102,6 @@ class FolderSource:
 
     async def fetch(self) -> SourceRevision:
         return SourceRevision(repo_root=self._root, subpath=self._subpath, revision=None)
+
+    async def fetch_revision(self, revision: str) -> SourceRevision | None:
+        return None

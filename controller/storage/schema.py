@@ -62,7 +62,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade_to_head(db: Database) -> None:
     """Apply every pending migration; a no-op when the schema is current."""
-    async with db.write("migrating the schema") as conn:
+    async with _ALEMBIC_IN_USE, db.write("migrating the schema") as conn:
         await conn.run_sync(_upgrade)
 
 

@@ -167,3 +167,33 @@ async def test_server_survives_source_failures_and_recovers(
         )
         assert status["source_error"] is None
         assert status["errors"] == []
+
+
+async def test_restart_with_invalid_tip_serves_the_last_applied_revision(
+    git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
+) -> None:
+    copy_example(work_repo.path)
+    good = work_repo.commit("Initial config")
+    work_repo.push()
+    settings = settings_for(git_server.url_for("config"), poll=1.0)
+    async with running_server(settings) as server:
+        await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == good,
+            what="good revision applied",
+        )
+
+    work_repo.write("rules/product-service.yaml", BROKEN_RULE)
+    bad = work_repo.commit("Break the config while the server is down")
+    work_repo.push()
+
+    async with running_server(settings) as server:
+        status = await eventually(
+            lambda: config_status(server),
+            until=lambda s: applied_revision(s) == good,
+            what="last applied revision restored on start",
+        )
+        assert status["last_attempt"]["revision"] == bad
+        assert status["last_attempt"]["valid"] is False
+        assert (await server.client.get("/readyz")).status_code == 200
+        assert status["applied"]["documents"]["TriggerRule"] == 4

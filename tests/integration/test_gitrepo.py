@@ -417,3 +417,39 @@ def test_mirror_rejects_an_unusable_branch_name(workdir: Path, branch: str) -> N
 def test_mirror_rejects_an_unsafe_url(workdir: Path, url: str) -> None:
     with pytest.raises(ConfigSourceError, match="unsupported config repository URL"):
         _mirror(url, workdir)
+
+
+def test_export_materializes_an_earlier_commit_beside_the_checkout(
+    git_server: GitServer, work_repo: WorkRepo, tmp_path: Path
+) -> None:
+    work_repo.write("a.yaml", "first\n")
+    first = work_repo.commit("first")
+    work_repo.remove("a.yaml")
+    work_repo.write("b.yaml", "second\n")
+    work_repo.commit("second")
+    work_repo.push()
+    mirror = _mirror(git_server.url_for("config"), tmp_path / "clone")
+    mirror.sync()
+
+    exported = mirror.export(first)
+
+    assert exported.revision == first
+    assert exported.summary == "first"
+    assert (exported.root / "a.yaml").read_text() == "first\n"
+    assert not (exported.root / "b.yaml").exists()
+    assert (tmp_path / "clone" / "b.yaml").read_text() == "second\n"
+    assert mirror.sync().revision == work_repo.head
+
+
+def test_export_of_an_unknown_commit_fails_cleanly(
+    git_server: GitServer, work_repo: WorkRepo, tmp_path: Path
+) -> None:
+    work_repo.write("a.yaml", "x\n")
+    work_repo.commit("only")
+    work_repo.push()
+    mirror = _mirror(git_server.url_for("config"), tmp_path / "clone")
+    mirror.sync()
+    with pytest.raises(ConfigSourceUnavailable, match="read-tree"):
+        mirror.export("0" * 40)
+    with pytest.raises(ConfigSourceError, match="invalid commit id"):
+        mirror.export("HEAD~1; rm -rf /")
