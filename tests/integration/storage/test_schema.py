@@ -88,8 +88,8 @@ async def test_open_is_idempotent_and_keeps_data(database_url: str) -> None:
 
 
 async def test_open_concurrently_migrates_once(database_url: str) -> None:
-    # Replicas (PostgreSQL advisory lock) or processes (SQLite write lock, racing to switch a
-    # new file to WAL) starting together on an empty database.
+    # Tasks of one process opening an empty database together: connections race to switch a
+    # new SQLite file to WAL, and migrations queue for the lock.
     opened: list[Storage] = []
 
     async def open_one() -> None:
@@ -123,7 +123,7 @@ REPLICAS = 6
 async def test_open_from_several_processes_migrates_once(database_url: str) -> None:
     # Replicas starting together (at the same instant, imports done): only the database
     # can serialize them.
-    start_at = time.time() + 2
+    start_at = time.time() + 1.5
     results: list[tuple[int, bytes]] = []
 
     async def run_replica() -> None:
