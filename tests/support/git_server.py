@@ -190,17 +190,19 @@ class _Handler(BaseHTTPRequestHandler):
         owner._running.wait()
         path, _, query = self.path.partition("?")
         allowed, user = self._authenticate(owner.auth)
+        # Recorded before a short reply goes out: a client that has read it must find it in
+        # ``requests``. A backend reply ends when the connection closes, after this method.
         if not allowed:
+            owner._record(Request(self.command, path, query, user, 401))
             self._discard_body()
             self._reply(401, {"WWW-Authenticate": 'Basic realm="git"'})
-            status = 401
         elif owner.fail_status is not None:
+            owner._record(Request(self.command, path, query, user, owner.fail_status))
             self._discard_body()
             self._reply(owner.fail_status, {})
-            status = owner.fail_status
         else:
             status = self._run_backend(path, query, user or "anonymous", owner)
-        owner._record(Request(self.command, path, query, user, status))
+            owner._record(Request(self.command, path, query, user, status))
 
     do_POST = do_GET
 
