@@ -16,9 +16,8 @@ from typing import Any, Final
 
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 
-from controller.loader.marks import MarkLocator
 from controller.models.documents import DocumentOrigin, PathParts
-from controller.models.problems import Problem, json_pointer
+from controller.models.problems import Problem
 
 _JSON_TYPES: Final = {
     "object": "mapping",
@@ -51,7 +50,7 @@ def _translate(error: ValidationError, origin: DocumentOrigin) -> Iterator[Probl
         known = _known_keys(error.schema)
         for key in _unexpected_keys(error):
             message = f"unknown key {key!r}" + suggestion(key, known)
-            yield _problem(origin, (*parts, key), message, "schema.unknown-key", at_key=True)
+            yield origin.problem((*parts, key), message, "schema.unknown-key", at_key=True)
         return
     custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
     if not isinstance(custom, str) and keyword in ("oneOf", "anyOf") and error.context:
@@ -61,17 +60,17 @@ def _translate(error: ValidationError, origin: DocumentOrigin) -> Iterator[Probl
     name = _offending_key(error)
     if name is not None:
         reason = custom if isinstance(custom, str) else _message(error)
-        yield _problem(origin, (*parts, name), f"invalid key {name!r}: {reason}", code, at_key=True)
+        yield origin.problem((*parts, name), f"invalid key {name!r}: {reason}", code, at_key=True)
     elif isinstance(custom, str):
-        yield _problem(origin, parts, custom, code, at_key=keyword == "required")
+        yield origin.problem(parts, custom, code, at_key=keyword == "required")
     elif keyword == "required":
         instance = error.instance
         for missing in error.validator_value:
             if isinstance(instance, dict) and missing not in instance:
                 message = f"missing required key {missing!r}"
-                yield _problem(origin, parts, message, code, at_key=True)
+                yield origin.problem(parts, message, code, at_key=True)
     else:
-        yield _problem(origin, parts, _message(error), code)
+        yield origin.problem(parts, _message(error), code)
 
 
 def _alternatives(error: ValidationError, origin: DocumentOrigin, parts: PathParts) -> Problem:
@@ -84,10 +83,10 @@ def _alternatives(error: ValidationError, origin: DocumentOrigin, parts: PathPar
             for name in [value] if isinstance(value, str) else value:
                 names[_JSON_TYPES.get(name, name)] = None
         message = f"expected {_either(list(names))}, got {json_type(error.instance)}"
-        return _problem(origin, parts, message, "schema.type")
+        return origin.problem(parts, message, "schema.type")
     best = best_match(context)
-    return next(_translate(best, origin), None) or _problem(
-        origin, parts, best.message, "schema.invalid"
+    return next(_translate(best, origin), None) or origin.problem(
+        parts, best.message, "schema.invalid"
     )
 
 
@@ -96,25 +95,6 @@ def _offending_key(error: ValidationError) -> str | None:
     if "propertyNames" not in error.relative_schema_path or not isinstance(error.instance, str):
         return None
     return error.instance
-
-
-def _problem(
-    origin: DocumentOrigin, parts: PathParts, message: str, code: str, *, at_key: bool = False
-) -> Problem:
-    locator = origin.locator
-    if at_key and isinstance(locator, MarkLocator):
-        line, column = locator.locate_key(parts)
-    else:
-        line, column = locator.locate(parts)
-    return Problem(
-        path=origin.path,
-        line=line,
-        column=column,
-        message=message,
-        code=code,
-        pointer=json_pointer(parts),
-        document=origin.index,
-    )
 
 
 def _code(keyword: str | None) -> str:

@@ -30,6 +30,10 @@ class Locator(Protocol):
         """Return (line, column), 1-based, of the deepest existing node along ``parts``."""
         ...
 
+    def locate_key(self, parts: PathParts) -> tuple[int, int]:
+        """Like ``locate``, but a mapping entry is located at its key, not at its value."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentKey:
@@ -49,8 +53,12 @@ class DocumentOrigin:
     index: int
     locator: Locator = field(repr=False, compare=False)
 
-    def problem(self, parts: PathParts, message: str, code: str) -> Problem:
-        line, column = self.locator.locate(parts)
+    def problem(
+        self, parts: PathParts, message: str, code: str, *, at_key: bool = False
+    ) -> Problem:
+        """A problem at ``parts``; ``at_key`` points at the mapping key instead of its value
+        (for "unknown key" and "missing key" messages)."""
+        line, column = (self.locator.locate_key if at_key else self.locator.locate)(parts)
         return Problem(
             path=self.path,
             line=line,

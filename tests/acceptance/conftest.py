@@ -1,21 +1,11 @@
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from controller.settings import Settings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO_ROOT / "example-config-repo"
-
-
-def copy_example(destination: Path) -> Path:
-    """The example config repo's documents, copied so a test can change them."""
-    shutil.copytree(EXAMPLE, destination, dirs_exist_ok=True)
-    return destination
 
 
 @pytest.fixture

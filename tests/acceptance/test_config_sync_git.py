@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from controller.settings import Settings
-from tests.acceptance.conftest import copy_example
+from tests.acceptance.helpers import (
+    applied,
+    applied_revision,
+    config_status,
+    publish_example,
+)
 from tests.support.git_server import GitServer, WorkRepo
-from tests.support.server import RunningServer, running_server
+from tests.support.server import running_server
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -43,32 +47,14 @@ spec:
 SettingsFor = Callable[..., Settings]
 
 
-async def config_status(server: RunningServer) -> dict[str, Any]:
-    response = await server.client.get("/api/v1/config/status")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def applied_revision(status: dict[str, Any]) -> str | None:
-    applied = status["applied"]
-    return applied["revision"] if applied else None
-
-
 async def test_server_applies_valid_commits_and_keeps_last_good_on_invalid(
     git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
 ) -> None:
-    copy_example(work_repo.path)
-    first = work_repo.commit("Initial config")
-    work_repo.push()
+    first = publish_example(work_repo)
     settings = settings_for(git_server.url_for("config"), poll=1.0)
 
     async with running_server(settings) as server:
-        status = await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == first,
-            what="first revision applied",
-        )
+        status = await applied(server, first)
         assert status["errors"] == []
         assert status["applied"]["documents"]["TriggerRule"] == 4
         assert (await server.client.get("/readyz")).status_code == 200
@@ -76,11 +62,8 @@ async def test_server_applies_valid_commits_and_keeps_last_good_on_invalid(
         work_repo.write("rules/order-service.yaml", NEW_RULE)
         second = work_repo.commit("Add order-service push rule")
         work_repo.push()
-        status = await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == second,
-            within=1.0 + 5.0,
-            what="valid change applied within the poll interval (plus slack)",
+        status = await applied(
+            server, second, within=1.0 + 5.0, what="valid change applied within the poll interval"
         )
         assert status["applied"]["documents"]["TriggerRule"] == 5
 
@@ -121,18 +104,12 @@ async def test_server_applies_valid_commits_and_keeps_last_good_on_invalid(
 async def test_server_survives_source_failures_and_recovers(
     git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
 ) -> None:
-    copy_example(work_repo.path)
-    first = work_repo.commit("Initial config")
-    work_repo.push()
+    first = publish_example(work_repo)
     work_repo.push(branch="release")
     settings = settings_for(git_server.url_for("config"), poll=1.0, config_branch="release")
 
     async with running_server(settings) as server:
-        await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == first,
-            what="first revision applied",
-        )
+        await applied(server, first)
 
         git_server.stop()
         status = await eventually(
@@ -160,11 +137,7 @@ async def test_server_survives_source_failures_and_recovers(
         work_repo.write("rules/order-service.yaml", NEW_RULE)
         recovered = work_repo.commit("Recreate release with a new rule")
         work_repo.push(branch="release")
-        status = await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == recovered,
-            what="recovery after the branch is pushed again",
-        )
+        status = await applied(server, recovered, what="recovery after the branch is back")
         assert status["source_error"] is None
         assert status["errors"] == []
 
@@ -172,27 +145,17 @@ async def test_server_survives_source_failures_and_recovers(
 async def test_restart_with_invalid_tip_serves_the_last_applied_revision(
     git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
 ) -> None:
-    copy_example(work_repo.path)
-    good = work_repo.commit("Initial config")
-    work_repo.push()
+    good = publish_example(work_repo)
     settings = settings_for(git_server.url_for("config"), poll=1.0)
     async with running_server(settings) as server:
-        await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == good,
-            what="good revision applied",
-        )
+        await applied(server, good)
 
     work_repo.write("rules/product-service.yaml", BROKEN_RULE)
     bad = work_repo.commit("Break the config while the server is down")
     work_repo.push()
 
     async with running_server(settings) as server:
-        status = await eventually(
-            lambda: config_status(server),
-            until=lambda s: applied_revision(s) == good,
-            what="last applied revision restored on start",
-        )
+        status = await applied(server, good, what="last applied revision restored on start")
         assert status["last_attempt"]["revision"] == bad
         assert status["last_attempt"]["valid"] is False
         assert (await server.client.get("/readyz")).status_code == 200

@@ -9,24 +9,18 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from controller.settings import Settings
-from tests.acceptance.conftest import EXAMPLE, REPO_ROOT, copy_example
-from tests.support.server import RunningServer, running_server
+from tests.acceptance.helpers import EXAMPLE, REPO_ROOT, config_status, copy_example
+from tests.support.server import running_server
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
 SettingsFor = Callable[..., Settings]
-
-
-async def config_status(server: RunningServer) -> dict[str, Any]:
-    body: dict[str, Any] = (await server.client.get("/api/v1/config/status")).json()
-    return body
 
 
 async def test_serve_example_config_is_ready(settings_for: SettingsFor) -> None:

@@ -1,0 +1,52 @@
+"""What the acceptance tests share: the example repo and reading the config status API."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.support.git_server import WorkRepo
+from tests.support.server import RunningServer
+from tests.support.waiting import eventually
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "example-config-repo"
+
+
+def copy_example(destination: Path) -> Path:
+    """The example config repo's documents, copied so a test can change them."""
+    shutil.copytree(EXAMPLE, destination, dirs_exist_ok=True)
+    return destination
+
+
+def publish_example(work_repo: WorkRepo) -> str:
+    """Commit the example repo to ``work_repo``, push it, and return the commit."""
+    copy_example(work_repo.path)
+    revision = work_repo.commit("Initial config")
+    work_repo.push()
+    return revision
+
+
+async def config_status(server: RunningServer) -> dict[str, Any]:
+    response = await server.client.get("/api/v1/config/status")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def applied_revision(status: dict[str, Any]) -> str | None:
+    applied = status["applied"]
+    return applied["revision"] if applied else None
+
+
+async def applied(
+    server: RunningServer, revision: str, *, what: str = "revision applied", within: float = 10.0
+) -> dict[str, Any]:
+    """Wait until ``revision`` serves; return the config status that shows it."""
+    return await eventually(
+        lambda: config_status(server),
+        until=lambda status: applied_revision(status) == revision,
+        within=within,
+        what=what,
+    )
