@@ -92,6 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.log_level != "debug":
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
     log.info("starting meshgate %s with %s", __version__, settings.describe())
     try:
         asyncio.run(_run_server(settings))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from tests.acceptance.helpers import (
     applied,
     applied_revision,
     config_status,
+    copy_example,
     publish_example,
 )
 from tests.support.git_server import GitServer, WorkRepo
@@ -160,3 +163,52 @@ async def test_restart_with_invalid_tip_serves_the_last_applied_revision(
         assert status["last_attempt"]["valid"] is False
         assert (await server.client.get("/readyz")).status_code == 200
         assert status["applied"]["documents"]["TriggerRule"] == 4
+
+
+def attempted(status: dict[str, Any], *, revision: str) -> bool:
+    return bool((status["last_attempt"] or {}).get("revision") == revision)
+
+
+HOSTILE_COMMITS = [
+    ("symlink out of the repo", "meshgate/flows/passwd.yaml", None, "symbolic link points outside"),
+    (
+        "alias bomb",
+        "meshgate/bomb.yaml",
+        'a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b]\n',
+        "anchors and aliases are not allowed",
+    ),
+    ("oversized file", "meshgate/huge.yaml", "# filler\n" * 150_000, "the limit is 1.0 MiB"),
+]
+
+
+async def test_subfolder_config_survives_hostile_commits(
+    git_server: GitServer, work_repo: WorkRepo, settings_for: SettingsFor
+) -> None:
+    copy_example(work_repo.path / "meshgate")
+    work_repo.write("README.md", "The meshgate config lives in meshgate/.\n")
+    good = work_repo.commit("Config in a subfolder")
+    work_repo.push()
+    settings = settings_for(git_server.url_for("config"), poll=1.0, config_path="meshgate")
+
+    async with running_server(settings) as server:
+        status = await applied(server, good)
+        assert status["source"]["path"] == "meshgate"
+        for name, path, text, message in HOSTILE_COMMITS:
+            if text is None:
+                work_repo.symlink(path, "/etc/passwd")
+            else:
+                work_repo.write(path, text)
+            bad = work_repo.commit(f"Add {name}")
+            work_repo.push()
+            status = await eventually(
+                partial(config_status, server),
+                until=partial(attempted, revision=bad),
+                what=f"{name} rejected",
+            )
+            assert applied_revision(status) == good, name
+            assert any(message in error for error in status["errors"]), (name, status["errors"])
+            assert (await server.client.get("/readyz")).status_code == 200
+            work_repo.remove(path)
+            good = work_repo.commit(f"Remove {name}")
+            work_repo.push()
+            await applied(server, good, what=f"recovered after {name}")
