@@ -109,9 +109,10 @@ class Controller:
 
     async def _watch(self, root: Path) -> None:
         """Reload as soon as files change in a local config folder (development mode)."""
-        async for changed in watch_folder(root):
-            log.info("config folder changed (%d paths); reloading", len(changed))
-            await self.sync.refresh(reason="file change")
+        async with contextlib.aclosing(watch_folder(root)) as batches:
+            async for changed in batches:
+                log.info("config folder changed (%d paths); reloading", len(changed))
+                await self.sync.refresh(reason="file change")
 
     async def _storage_ready(self) -> str | None:
         try:
