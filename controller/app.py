@@ -137,8 +137,14 @@ class Controller:
 
 
 async def build_controller(settings: Settings) -> Controller:
-    """Open storage (running migrations) and wire the server; raise ``MeshgateError``."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Open storage (running migrations) and wire the server; raise ``MeshgateError``.
+
+    A data directory meshgate creates is private (0700): the Git clone inside keeps the
+    repository URL, credentials included, in its ``.git/config``. An existing directory is
+    left as the operator made it.
+    """
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(parents=True, mode=0o700)
     storage = await Storage.open(settings.effective_database_url)
     try:
         sync = ConfigSync(

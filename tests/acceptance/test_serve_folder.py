@@ -141,3 +141,4 @@ async def test_python_m_controller_serve_runs_and_stops_cleanly(tmp_path: Path) 
     assert "Traceback" not in output, output
     assert "applied config revision" in output
     assert (tmp_path / "data" / "meshgate.db").exists()
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
