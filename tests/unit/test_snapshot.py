@@ -8,31 +8,20 @@ from controller.errors import NotFound
 from controller.loader import load_text
 from controller.models.snapshot import ConfigSnapshot
 
-DOCUMENTS = """\
+
+def flow(name: str, workspace: str) -> str:
+    return f"""\
 apiVersion: meshgate.dev/v1alpha1
 kind: Flow
-metadata: {name: zeta, workspace: shop}
+metadata: {{name: {name}, workspace: {workspace}}}
 spec:
   steps:
     - name: get
-      request: {service: user-service, path: /}
----
-apiVersion: meshgate.dev/v1alpha1
-kind: Flow
-metadata: {name: alpha, workspace: shop}
-spec:
-  steps:
-    - name: get
-      request: {service: user-service, path: /}
----
-apiVersion: meshgate.dev/v1alpha1
-kind: Flow
-metadata: {name: alpha}
-spec:
-  steps:
-    - name: get
-      request: {service: user-service, path: /}
+      request: {{service: user-service, path: /}}
 """
+
+
+DOCUMENTS = "---\n".join([flow("zeta", "shop"), flow("alpha", "shop"), flow("alpha", "default")])
 
 
 def snapshot() -> ConfigSnapshot:
