@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -66,7 +66,7 @@ _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.I)
 class GitCheckout:
     revision: str  # full commit sha
     root: Path  # the working tree
-    committed_at: datetime  # committer date, with its offset
+    committed_at: datetime  # committer date, in UTC
     summary: str  # first line of the commit message
 
 
@@ -163,13 +163,15 @@ class GitMirror:
         logger.info("cloned %s (branch %s) into %s", self.display_url, self._branch, self._workdir)
 
     def _describe(self, commit: str = "HEAD", *, root: Path | None = None) -> GitCheckout:
-        out = self._run("show", "--no-patch", "--format=%H%x00%cI%x00%B", commit)
+        # %ct (seconds since the epoch) rather than %cI: a crafted commit can carry a time
+        # zone offset that git accepts and datetime does not.
+        out = self._run("show", "--no-patch", "--format=%H%x00%ct%x00%B", commit)
         revision, committed, message = out.split("\x00", 2)
         lines = message.strip().splitlines()
         return GitCheckout(
             revision=revision,
             root=root or self._workdir,
-            committed_at=datetime.fromisoformat(committed),
+            committed_at=datetime.fromtimestamp(int(committed), UTC),
             summary=lines[0].strip() if lines else "",
         )
 

@@ -71,8 +71,23 @@ def _sexagesimal(text: str, number: Callable[[str], Any]) -> Any:
     return total
 
 
-def _construct_int(text: str) -> int:
+MAX_NUMBER_CHARS: Final = 100
+
+
+def _number_text(text: str) -> str:
+    """The digits of a number scalar; ``ValueError`` when empty or too long to be a number we
+    would ever need (hex and sexagesimal values otherwise grow without bound, and turning
+    huge ints back into text fails)."""
     value = text.replace("_", "")
+    if value.lstrip("+-") == "":
+        raise ValueError("empty number")
+    if len(value) > MAX_NUMBER_CHARS:
+        raise ValueError(f"numbers are limited to {MAX_NUMBER_CHARS} characters")
+    return value
+
+
+def _construct_int(text: str) -> int:
+    value = _number_text(text)
     sign = -1 if value[0] == "-" else 1
     if value[0] in "+-":
         value = value[1:]
@@ -90,7 +105,7 @@ def _construct_int(text: str) -> int:
 
 
 def _construct_float(text: str) -> float:
-    value = text.replace("_", "").lower()
+    value = _number_text(text).lower()
     sign = -1 if value[0] == "-" else 1
     if value[0] in "+-":
         value = value[1:]

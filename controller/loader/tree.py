@@ -128,35 +128,45 @@ class ConfigLoader:
         """
         found: list[tuple[str, str, os.stat_result]] = []
         root = str(config_root)
-        # (directory, its path relative to the root, real paths of it and its ancestors)
-        pending: list[tuple[str, str, frozenset[str]]] = [
-            (root, "", frozenset({os.path.realpath(root)}))
-        ]
+        root_real = os.path.realpath(root)
+        # Every real folder is walked once, however many symlinks lead to it: loops end, and
+        # links fanning out to shared folders cannot make the walk exponential.
+        visited = {root_real}
+        pending: list[tuple[str, str, str]] = [(root, "", root_real)]  # (path, prefix, real)
         while pending:
-            directory, prefix, ancestors = pending.pop()
+            directory, prefix, directory_real = pending.pop()
             try:
                 with os.scandir(directory) as iterator:
                     entries = sorted(iterator, key=lambda entry: entry.name)
             except OSError as error:
                 scan.problems.append(_unreadable(prefix.rstrip("/"), error))
                 continue
-            subdirectories: list[tuple[str, str, frozenset[str]]] = []
+            subdirectories: list[tuple[str, str, str]] = []
             for entry in entries:
                 if entry.name.startswith("."):
+                    continue
+                if not _encodable(entry.name):
+                    _report_bad_name(prefix, entry.name, scan)
                     continue
                 relative = prefix + entry.name
                 info = self._entry_stat(entry, relative, scan)
                 if info is None:
                     continue
                 if stat.S_ISDIR(info.st_mode):
-                    real = os.path.realpath(entry.path)
-                    if real in ancestors:
-                        message = "symbolic link loops back to a parent folder; not followed"
+                    if entry.is_symlink():
+                        real = os.path.realpath(entry.path)
+                    else:
+                        real = os.path.join(directory_real, entry.name)
+                    if real in visited:
+                        message = (
+                            "symbolic link leads to a folder that is already loaded; not followed"
+                        )
                         scan.problems.append(
                             Problem(relative, 0, 0, message, "source.symlink-loop")
                         )
                     else:
-                        subdirectories.append((entry.path, relative + "/", ancestors | {real}))
+                        visited.add(real)
+                        subdirectories.append((entry.path, relative + "/", real))
                 elif stat.S_ISREG(info.st_mode) and entry.name.endswith(_SUFFIXES):
                     if scan.files >= self.limits.max_files:
                         message = f"more than {self.limits.max_files} YAML files; stopped loading"
@@ -232,6 +242,22 @@ class ConfigLoader:
         scan.hashed.append((relative, blob))
         scan.loaded.append(result)
         scan.problems.extend(result.problems)
+
+
+def _encodable(name: str) -> bool:
+    """False for names that are not UTF-8 on disk (Python hands those over with surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _report_bad_name(prefix: str, name: str, scan: _Scan) -> None:
+    shown = prefix + name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    message = "file name is not valid UTF-8; rename it (the whole revision is rejected)"
+    scan.problems.append(Problem(shown, 0, 0, message, "file.name-encoding"))
+    scan.hashed.append((shown, "bad-name"))
 
 
 def _inside(real: str, repo_real: str) -> bool:

@@ -314,8 +314,13 @@ def _special_scalar(event: Any, report: Callable[..., None], document: int) -> A
     except ValueError:
         report(
             start,
-            f"{text!r} is not a valid {show_tag(tag)} value",
+            f"{_short(text)} is not a valid {show_tag(tag)} value",
             "yaml.tag",
             document,
         )
         return text
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut so a 1 MiB scalar does not become a 1 MiB message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."

@@ -78,7 +78,8 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
             f"SQLite needs the async driver: use sqlite+aiosqlite:///PATH, not {describe_url(url)}"
         )
     database = url.database or ""
-    if database in ("", ":memory:") or "mode=memory" in database:
+    in_memory = ":memory:" in database or "mode=memory" in database
+    if not database or in_memory or url.query.get("mode") == "memory":
         raise StorageError(
             "in-memory SQLite is not supported (one connection would be shared by every task); "
             "use a file, e.g. sqlite+aiosqlite:///PATH/meshgate.db"

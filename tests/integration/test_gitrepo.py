@@ -9,7 +9,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -453,3 +453,34 @@ def test_export_of_an_unknown_commit_fails_cleanly(
         mirror.export("0" * 40)
     with pytest.raises(ConfigSourceError, match="invalid commit id"):
         mirror.export("HEAD~1; rm -rf /")
+
+
+def test_sync_survives_a_commit_with_an_impossible_time_zone(
+    mirror: GitMirror, work_repo: WorkRepo
+) -> None:
+    work_repo.write("a.yaml", "x\n")
+    work_repo.commit("normal")
+    tree = work_repo.git("rev-parse", "HEAD^{tree}")
+    parent = work_repo.head
+    raw = (
+        f"tree {tree}\nparent {parent}\n"
+        "author Mallory <m@example.invalid> 1700000000 +9999\n"
+        "committer Mallory <m@example.invalid> 1700000000 +9999\n\nodd zone\n"
+    )
+    (work_repo.path.parent / "commit.txt").write_text(raw)
+    crafted = work_repo.git(
+        "hash-object",
+        "-t",
+        "commit",
+        "-w",
+        "--literally",
+        str(work_repo.path.parent / "commit.txt"),
+    )
+    work_repo.git("reset", "--quiet", "--hard", crafted)
+    work_repo.push()
+
+    checkout = mirror.sync()
+
+    assert checkout.revision == crafted
+    assert checkout.committed_at == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert checkout.summary == "odd zone"

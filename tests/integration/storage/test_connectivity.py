@@ -105,6 +105,8 @@ async def test_ping_raises_unavailable_after_close(storage: Storage) -> None:
         ("sqlite:///meshgate.db", "async driver"),
         ("sqlite+aiosqlite://", "in-memory"),
         ("sqlite+aiosqlite:///:memory:", "in-memory"),
+        ("sqlite+aiosqlite:///file:m?mode=memory&cache=shared&uri=true", "in-memory"),
+        ("sqlite+aiosqlite:///file::memory:?uri=true", "in-memory"),
         (f"not a url with {PASSWORD}", "invalid database URL"),
     ],
 )

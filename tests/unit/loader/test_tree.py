@@ -139,12 +139,27 @@ def test_load_tree_rejects_config_path_leaving_the_repo(repo: Path, tmp_path: Pa
 
 def test_load_tree_follows_symlinks_inside_repo(repo: Path) -> None:
     (repo / "linked.yaml").symlink_to(repo / "environments" / "pr.yaml")
-    (repo / "shared").symlink_to("integrations", target_is_directory=True)
+    (repo / ".common").mkdir()
+    (repo / "integrations").rename(repo / ".common" / "integrations")
+    (repo / "shared").symlink_to(".common/integrations", target_is_directory=True)
     tree = ConfigLoader().load_tree(repo)
     assert tree.problems == ()
     paths = [d.origin.path for d in tree.documents]
     assert "linked.yaml" in paths
     assert "shared/argocd.yaml" in paths
+
+
+def test_load_tree_walks_each_real_folder_once(tmp_path: Path) -> None:
+    depth = 20
+    for level in range(depth):
+        (tmp_path / f"d{level}").mkdir()
+    for level in range(depth - 1):
+        for name in ("a", "b"):
+            (tmp_path / f"d{level}" / name).symlink_to(tmp_path / f"d{level + 1}")
+    _write(tmp_path, f"d{depth - 1}/x.yaml", samples.FLOW)
+    tree = ConfigLoader().load_tree(tmp_path)
+    assert tree.files == 1
+    assert {p.code for p in tree.problems} == {"source.symlink-loop"}
 
 
 def test_load_tree_does_not_follow_symlink_loops(repo: Path) -> None:
@@ -305,3 +320,13 @@ def test_blob_id_matches_git_hash_object(tmp_path: Path) -> None:
         ["git", "hash-object", str(path)], capture_output=True, text=True, check=True
     )
     assert blob_id(path.read_bytes()) == result.stdout.strip()
+
+
+def test_load_tree_reports_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    _write(tmp_path, "ok.yaml", samples.FLOW)
+    fd = os.open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.yaml"), os.O_CREAT | os.O_WRONLY)
+    os.close(fd)
+    tree = ConfigLoader().load_tree(tmp_path)
+    assert [(p.path, p.code) for p in tree.problems] == [("caf\ufffd.yaml", "file.name-encoding")]
+    assert len(tree.documents) == 1
+    assert len(tree.content_hash) == 64

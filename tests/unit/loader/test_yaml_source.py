@@ -278,3 +278,22 @@ def test_read_yaml_stops_after_too_many_problems() -> None:
     problems = read_yaml(text).problems
     assert len(problems) == 101
     assert problems[-1].code == "yaml.too-many-problems"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['a: !!int ""\n', 'a: !!int "+"\n', 'a: !!float "-"\n', "a: !!int 0x" + "f" * 200 + "\n"],
+)
+def test_read_yaml_bad_tagged_numbers_are_problems_not_crashes(text: str) -> None:
+    result = read_yaml(text)
+    assert [p.code for p in result.problems] == ["yaml.tag"]
+    assert len(result.problems[0].message) < 120
+
+
+@pytest.mark.parametrize(
+    "number", ["0x" + "f" * 4000, ":".join(["1"] * 80_000), "1" * 5000, "0b" + "1" * 300]
+)
+def test_read_yaml_overlong_plain_numbers_stay_text(number: str) -> None:
+    result = read_yaml(f"a: {number}\n? {number}\n: b\n")
+    assert result.problems == ()
+    assert result.documents[0].value == {"a": number, number: "b"}
