@@ -18,12 +18,11 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import git
 
+from controller.credentials import redact_url, scrub_credentials
 from controller.errors import ConfigSourceError, ConfigSourceUnavailable, MeshgateError
-from controller.settings import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,6 @@ _NO_REPOSITORY = re.compile(
     re.I,
 )
 _COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,6 @@ class GitMirror:
         self._timeout = timeout
         self._lock = threading.Lock()
         self.display_url = redact_url(url)
-        self._secrets = _secrets_of(url)
         if url.startswith("-") or url.lower().startswith(("ext::", "fd::")):
             raise ConfigSourceError(f"unsupported config repository URL {self.display_url!r}")
         if not _BRANCH.match(branch):
@@ -224,30 +221,7 @@ class GitMirror:
         return ConfigSourceUnavailable(f"git {operation} from {source} failed: {detail}")
 
     def _scrub(self, text: str) -> str:
-        text = text.replace(self._url, self.display_url)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _USERINFO.sub(r"\1***@", text)
-
-
-def _secrets_of(url: str) -> list[str]:
-    """Strings that must never be shown: the user info of the URL in every spelling.
-
-    A user name alone is secret over HTTP(S) (token-as-user); over SSH it is not (``git@``).
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return []
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    if not at:
-        return []
-    found = {userinfo, unquote(userinfo)}
-    if parts.password:
-        found |= {parts.password, unquote(parts.password)}
-    elif parts.username and parts.scheme.lower() in ("http", "https"):
-        found |= {parts.username, unquote(parts.username)}
-    return sorted((s for s in found if s), key=len, reverse=True)
+        return scrub_credentials(text.replace(self._url, self.display_url), self._url)
 
 
 def _tail(stderr: str, limit: int = 500) -> str:

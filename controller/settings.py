@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
+from controller.credentials import redact_url
 from controller.errors import SettingsError
 from controller.models.durations import parse_duration
 
@@ -44,17 +44,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def redact_url(url: str) -> str:
-    """Drop user info (``https://user:token@host``) so a URL can be logged and shown."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def source_kind_of(location: str) -> SourceKind:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from controller.concurrency import run_blocking
+from controller.credentials import redact_url
 from controller.gitrepo import GitCheckout, GitMirror
-from controller.settings import redact_url
 
 
 @dataclass(frozen=True, slots=True)

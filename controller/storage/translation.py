@@ -10,7 +10,6 @@ and never include a password, even one echoed by a driver.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,9 +17,8 @@ from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
+from controller.credentials import scrub_credentials
 from controller.errors import MeshgateError, StorageError, StorageUnavailable
-
-_USERINFO = re.compile(r"(?P<scheme>[\w+.-]+://)[^/@\s]*@")
 
 # SQLite reports schema and syntax mistakes as OperationalError too; those are not transient.
 _SQLITE_PERMANENT = ("no such table", "no such column", "syntax error", "has no column named")
@@ -31,23 +29,13 @@ def describe_url(url: str | URL) -> str:
     try:
         parsed = make_url(url)
     except (sa_exc.ArgumentError, ValueError):
-        return _USERINFO.sub(r"\g<scheme>***@", str(url))
+        return scrub_credentials(str(url))
     return parsed.render_as_string(hide_password=True)
 
 
-def _password_of(url: str | URL) -> str | None:
-    try:
-        return make_url(url).password
-    except (sa_exc.ArgumentError, ValueError):
-        return None
-
-
 def _scrub(text: str, url: str | URL) -> str:
-    text = " ".join(text.split())
-    password = _password_of(url)
-    if password:
-        text = text.replace(password, "***")
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    plain = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    return scrub_credentials(" ".join(text.split()), plain)
 
 
 def _detail(exc: BaseException) -> str:

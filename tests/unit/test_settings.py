@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.credentials import redact_url
 from controller.errors import SettingsError
-from controller.settings import Secret, load_settings, redact_url, source_kind_of
+from controller.settings import Secret, load_settings, source_kind_of
 
 
 def test_settings_defaults_run_without_setup() -> None:
