@@ -20,8 +20,18 @@ from sqlalchemy.engine import URL, make_url
 from controller.credentials import scrub_credentials
 from controller.errors import MeshgateError, StorageError, StorageUnavailable
 
-# SQLite reports schema and syntax mistakes as OperationalError too; those are not transient.
-_SQLITE_PERMANENT = ("no such table", "no such column", "syntax error", "has no column named")
+# Drivers report some lasting mistakes as OperationalError too: SQLite its schema and syntax
+# errors, PostgreSQL refused logins and missing databases. Retrying those cannot help.
+_PERMANENT = (
+    "no such table",
+    "no such column",
+    "syntax error",
+    "has no column named",
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
 
 
 def describe_url(url: str | URL) -> str:
@@ -52,7 +62,7 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, sa_exc.OperationalError):
         message = str(exc.orig).lower()
-        return not any(marker in message for marker in _SQLITE_PERMANENT)
+        return not any(marker in message for marker in _PERMANENT)
     return isinstance(exc, sa_exc.InterfaceError | sa_exc.TimeoutError | OSError)
 
 

@@ -15,7 +15,7 @@ import pytest
 from controller.errors import StorageError, StorageUnavailable
 from controller.storage import Storage
 from controller.storage.engine import create_engine
-from tests.integration.storage.conftest import sqlite_url
+from tests.integration.storage.conftest import postgres_base_url, sqlite_url
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +53,17 @@ async def test_open_raises_unavailable_for_unreachable_postgres() -> None:
     with pytest.raises(StorageUnavailable, match="migrating") as raised:
         await Storage.open(url)
     _assert_no_password(raised.value)
+
+
+@pytest.mark.postgres
+async def test_open_refuses_a_missing_postgres_database_as_permanent() -> None:
+    base_url = postgres_base_url()
+    if base_url is None:
+        pytest.skip("MESHGATE_TEST_DATABASE_URL is not set")
+    missing = base_url.rsplit("/", 1)[0] + "/meshgate_no_such_database"
+    with pytest.raises(StorageError, match="does not exist") as raised:
+        await Storage.open(missing)
+    assert not isinstance(raised.value, StorageUnavailable)
 
 
 async def test_ping_raises_unavailable_for_unopenable_sqlite(tmp_path: Path) -> None:
