@@ -220,6 +220,9 @@ def _read_events(
         elif cls is yaml.AliasEvent:
             start = event.start_mark
             report(start, _ALIAS_MESSAGE, "yaml.alias", document)
+            if container is not None and key_positions is not None and key is _NO_KEY:
+                key = _BAD_KEY  # an alias as a key: reported once, as an alias
+                continue
             value, mark = None, start.line << shift | start.column
         elif cls is yaml.DocumentStartEvent:
             document += 1

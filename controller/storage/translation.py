@@ -49,8 +49,6 @@ def _scrub(text: str, url: str | URL) -> str:
 
 
 def _detail(exc: BaseException) -> str:
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        return f"{type(exc.orig).__name__}: {exc.orig}"
     if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
         return f"{type(exc.orig).__name__}: {exc.orig}"
     return f"{type(exc).__name__}: {exc}"

@@ -297,3 +297,8 @@ def test_read_yaml_overlong_plain_numbers_stay_text(number: str) -> None:
     result = read_yaml(f"a: {number}\n? {number}\n: b\n")
     assert result.problems == ()
     assert result.documents[0].value == {"a": number, number: "b"}
+
+
+def test_read_yaml_alias_as_key_is_reported_once_as_an_alias() -> None:
+    result = read_yaml("a: &x 1\n*x : 2\nb: 3\n")
+    assert [(p.line, p.code) for p in result.problems] == [(1, "yaml.alias"), (2, "yaml.alias")]
