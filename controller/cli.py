@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ import uvicorn
 from controller import __version__
 from controller.app import build_controller
 from controller.configsync.validation import ConfigValidator
-from controller.errors import MeshgateError
+from controller.errors import MeshgateError, SettingsError
 from controller.loader import ConfigLoader
 from controller.models.problems import Problem
 from controller.settings import Settings, load_settings
@@ -106,19 +107,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run_server(settings: Settings) -> None:
-    controller = await build_controller(settings)
+    listener = _listen(settings.host, settings.port)
     try:
-        config = uvicorn.Config(
-            controller.app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            lifespan="on",
-            server_header=False,
-        )
-        await uvicorn.Server(config).serve()
+        controller = await build_controller(settings)
+        try:
+            config = uvicorn.Config(
+                controller.app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                lifespan="on",
+                server_header=False,
+            )
+            await uvicorn.Server(config).serve(sockets=[listener])
+        finally:
+            await controller.close()
     finally:
-        await controller.close()
+        listener.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything starts: uvicorn reports a taken port by exiting the process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ is coalesced into one run instead of a burst.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,10 @@ class Scheduler:
         async def guarded() -> None:
             try:
                 await job()
+            except asyncio.CancelledError:
+                # The scheduler cancels a running job when it shuts down; that is the
+                # expected end of this task, not a failure to report.
+                log.info("periodic job %s stopped by shutdown", name)
             except Exception:
                 log.exception("periodic job %s failed; it will run again in %s", name, interval)
 
