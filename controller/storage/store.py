@@ -15,11 +15,12 @@ from sqlalchemy import text
 from controller.errors import StorageError, StorageUnavailable
 from controller.storage.config_revisions import ConfigRevisionQueries
 from controller.storage.database import Database
+from controller.storage.deliveries import DeliveryQueries
 from controller.storage.engine import create_engine
 from controller.storage.schema import upgrade_to_head
 
 
-class Storage(ConfigRevisionQueries):
+class Storage(ConfigRevisionQueries, DeliveryQueries):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 
     def __init__(self, *, database: Database) -> None:

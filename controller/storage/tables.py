@@ -1,6 +1,6 @@
 """The one ``MetaData`` of meshgate: every table, in SQLAlchemy Core.
 
-Each aggregate (config revisions now; deliveries, runs, statuses and scheduler ticks later)
+Each aggregate (config revisions and deliveries now; runs, statuses and scheduler ticks later)
 adds its tables here and its queries in a sibling module of ``controller.storage``. The naming
 convention gives every constraint and index a stable name, so Alembic migrations can refer to
 them on both backends. Any change here needs a migration (see ``controller.storage.schema``);
@@ -9,7 +9,18 @@ a test fails when the migrated schema and this metadata differ.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from controller.storage.types import ID, JSON_DOCUMENT, UTCDateTime
 
@@ -44,4 +55,36 @@ config_revisions = Table(
     UniqueConstraint("source", "revision"),
     Index(None, "source", "last_seen_at"),
     Index(None, "source", "applied_at"),
+)
+
+DELIVERY_SOURCE_MAX = 50
+DELIVERY_ID_MAX = 200
+SEMANTIC_KEY_MAX = 64
+NAME_MAX = 253
+
+# Every webhook delivery intake accepted, once: a repeated delivery id (per source) or a
+# repeated triggering event (per workspace) is refused by the unique constraints, which
+# ignore NULLs (no delivery id; an event that does not trigger has no semantic key).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("source", String(DELIVERY_SOURCE_MAX), nullable=False),
+    Column("delivery_id", String(DELIVERY_ID_MAX), nullable=True),
+    Column("semantic_key", String(SEMANTIC_KEY_MAX), nullable=True),
+    Column("integration", String(NAME_MAX), nullable=False),
+    Column("workspace", String(NAME_MAX), nullable=False),
+    # Copies of Event fields, for listing and filtering without reading the JSON.
+    Column("event_type", Text, nullable=False),
+    Column("repository", Text, nullable=False),
+    Column("revision", Text, nullable=False),
+    Column("trigger", Boolean, nullable=False),
+    Column("event", JSON_DOCUMENT, nullable=False),  # Event.to_dict()
+    # The body bytes exactly as received (not text: they need not be UTF-8, and PostgreSQL
+    # text cannot hold NUL).
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "delivery_id"),
+    UniqueConstraint("workspace", "semantic_key"),
+    Index(None, "received_at"),
 )

@@ -1,0 +1,159 @@
+"""Webhook deliveries: record each once, whoever receives it and however often.
+
+``record_delivery`` is one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` with no conflict
+target, so either unique constraint — ``(source, delivery_id)`` or ``(workspace,
+semantic_key)`` — turns a repeat into "no row". The earlier row is then read in the same
+write transaction and returned with ``duplicate=True``. Never check-then-insert: replicas
+receiving the same delivery at once end with one row, and exactly one of them sees
+``duplicate=False``. On PostgreSQL (read committed) the insert waits for a concurrent
+uncommitted insert of the same key, and the following read sees that row once committed; on
+SQLite the write transaction holds the database's write lock throughout.
+
+An empty ``delivery_id`` is stored as NULL and an event that does not trigger has no semantic
+key (NULL); NULLs never collide, so such deliveries are only deduplicated by the other key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from controller.errors import NotFound, StorageError
+from controller.models.deliveries import Delivery, RecordedDelivery, semantic_key
+from controller.models.events import Event
+from controller.storage.database import Database
+from controller.storage.tables import DELIVERY_ID_MAX, DELIVERY_SOURCE_MAX, NAME_MAX, deliveries
+
+MAX_LIST_LIMIT = 1000
+# Attempts to insert-or-find within one transaction; a second one only matters if the
+# conflicting row disappears in between (never, until deliveries are pruned).
+_ATTEMPTS = 3
+
+_t = deliveries
+
+
+class DeliveryQueries:
+    """The delivery part of ``Storage`` (mixed in; needs ``_db``)."""
+
+    _db: Database
+
+    async def record_delivery(
+        self,
+        *,
+        source: str,
+        delivery_id: str,
+        integration: str,
+        workspace: str,
+        event: Event,
+        body: bytes,
+        received_at: datetime,
+    ) -> RecordedDelivery:
+        """Record a delivery, or find the earlier one it repeats (``duplicate=True``).
+
+        A repeat has the same ``source`` and non-empty ``delivery_id``, or (same
+        ``workspace``) the same ``semantic_key(event)``. Raises ``ValueError`` for a naive
+        ``received_at`` and ``StorageError`` for an empty ``source`` or an over-long
+        ``source``/``delivery_id``/``integration``/``workspace``.
+        """
+        _check_lengths(source, delivery_id, integration, workspace)
+        _check_aware(received_at, "received_at")
+        key = semantic_key(event)
+        statement = (
+            self._db.upsert(_t)
+            .values(
+                source=source,
+                delivery_id=delivery_id or None,
+                semantic_key=key,
+                integration=integration,
+                workspace=workspace,
+                event_type=event.type,
+                repository=event.repository,
+                revision=event.revision,
+                trigger=event.trigger,
+                event=event.to_dict(),
+                body=body,
+                received_at=received_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(*_t.c)
+        )
+        doing = f"recording {source} delivery {delivery_id or '(no id)'}"
+        async with self._db.write(doing) as conn:
+            for _ in range(_ATTEMPTS):
+                row = (await conn.execute(statement)).one_or_none()
+                if row is not None:
+                    return RecordedDelivery(_delivery(row), duplicate=False)
+                earlier = await _earlier(conn, source, delivery_id, workspace, key)
+                if earlier is not None:
+                    return RecordedDelivery(_delivery(earlier), duplicate=True)
+        raise StorageError(f"{doing}: it conflicts with a delivery that cannot be found")
+
+    async def get_delivery(self, id: int) -> Delivery:
+        """The delivery recorded as ``id``; raises ``NotFound`` if there is none."""
+        async with self._db.read(f"reading delivery {id}") as conn:
+            row = (await conn.execute(select(_t).where(_t.c.id == id))).one_or_none()
+        if row is None:
+            raise NotFound(f"delivery {id} was never recorded")
+        return _delivery(row)
+
+    async def recent_deliveries(self, *, limit: int = 50) -> list[Delivery]:
+        """The latest deliveries, most recently received first (ties: most recently recorded)."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
+        statement = select(_t).order_by(_t.c.received_at.desc(), _t.c.id.desc()).limit(limit)
+        async with self._db.read("listing deliveries") as conn:
+            rows = (await conn.execute(statement)).all()
+        return [_delivery(row) for row in rows]
+
+
+async def _earlier(
+    conn: AsyncConnection, source: str, delivery_id: str, workspace: str, key: str | None
+) -> Row[Any] | None:
+    # The same delivery id first: a provider retry also has the same semantic key, but a
+    # replay under a new id matches on the semantic key only.
+    if delivery_id:
+        same_id = select(_t).where(_t.c.source == source, _t.c.delivery_id == delivery_id)
+        row = (await conn.execute(same_id)).one_or_none()
+        if row is not None:
+            return row
+    if key is not None:
+        same_event = select(_t).where(_t.c.workspace == workspace, _t.c.semantic_key == key)
+        return (await conn.execute(same_event)).one_or_none()
+    return None
+
+
+def _check_lengths(source: str, delivery_id: str, integration: str, workspace: str) -> None:
+    # StorageError like config revisions: both backends must refuse the same values.
+    if not 0 < len(source) <= DELIVERY_SOURCE_MAX:
+        raise StorageError(
+            f"source must be 1 to {DELIVERY_SOURCE_MAX} characters, got {len(source)}"
+        )
+    if len(delivery_id) > DELIVERY_ID_MAX:
+        raise StorageError(
+            f"delivery_id must be at most {DELIVERY_ID_MAX} characters, got {len(delivery_id)}"
+        )
+    for name, value in (("integration", integration), ("workspace", workspace)):
+        if len(value) > NAME_MAX:
+            raise StorageError(f"{name} must be at most {NAME_MAX} characters, got {len(value)}")
+
+
+def _check_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        source=row.source,
+        delivery_id=row.delivery_id or "",
+        semantic_key=row.semantic_key,
+        integration=row.integration,
+        workspace=row.workspace,
+        event=Event.from_dict(row.event),
+        body=bytes(row.body).decode("utf-8", "surrogateescape"),
+        received_at=row.received_at,
+    )
