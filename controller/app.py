@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,16 @@ from controller.configsync.validation import ConfigValidator
 from controller.errors import MeshgateError, StorageUnavailable
 from controller.filewatch import watch_folder
 from controller.gitrepo import GitMirror
+from controller.intake.service import Intake
 from controller.loader import ConfigLoader
 from controller.scheduler import Scheduler
+from controller.secretrefs import SecretResolver
 from controller.settings import Settings
 from controller.storage import Storage
 from controller.web.config_status import config_status_routes
 from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.health import health_routes
+from controller.web.webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ def build_source(settings: Settings) -> ConfigSource:
 class Controller:
     """The running server's collaborators and its ASGI app."""
 
-    def __init__(self, *, settings: Settings, storage: Storage, sync: ConfigSync) -> None:
+    def __init__(
+        self, *, settings: Settings, storage: Storage, sync: ConfigSync, intake: Intake
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.sync = sync
@@ -65,6 +70,7 @@ class Controller:
                 *config_status_routes(
                     sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
                 ),
+                *webhook_routes(intake=intake),
             ],
             exception_handlers=dict(EXCEPTION_HANDLERS),
             lifespan=self._lifespan,
@@ -136,8 +142,11 @@ class Controller:
         return "config not loaded yet"
 
 
-async def build_controller(settings: Settings) -> Controller:
+async def build_controller(settings: Settings, *, environ: Mapping[str, str]) -> Controller:
     """Open storage (running migrations) and wire the server; raise ``MeshgateError``.
+
+    ``environ`` is where ``{env: NAME}`` secret references are read (the process environment,
+    passed in by the CLI).
 
     A data directory meshgate creates is private (0700): the Git clone inside keeps the
     repository URL, credentials included, in its ``.git/config``. An existing directory is
@@ -153,7 +162,12 @@ async def build_controller(settings: Settings) -> Controller:
             validator=ConfigValidator(),
             storage=storage,
         )
-        return Controller(settings=settings, storage=storage, sync=sync)
+        intake = Intake(
+            storage=storage,
+            config=lambda: sync.live,
+            secrets=SecretResolver(environ=environ),
+        )
+        return Controller(settings=settings, storage=storage, sync=sync, intake=intake)
     except MeshgateError:
         await storage.close()
         raise

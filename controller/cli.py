@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -97,7 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
     log.info("starting meshgate %s with %s", __version__, settings.describe())
     try:
-        asyncio.run(_run_server(settings))
+        asyncio.run(_run_server(settings, os.environ))
     except MeshgateError as exc:
         print(f"meshgate serve: {exc}", file=sys.stderr)
         return 1
@@ -106,10 +106,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_server(settings: Settings) -> None:
+async def _run_server(settings: Settings, environ: Mapping[str, str]) -> None:
     listener = _listen(settings.host, settings.port)
     try:
-        controller = await build_controller(settings)
+        controller = await build_controller(settings, environ=environ)
         try:
             config = uvicorn.Config(
                 controller.app,

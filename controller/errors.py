@@ -21,6 +21,14 @@ class PermanentError(MeshgateError):
     """The operation cannot succeed as asked; retrying without a change is pointless."""
 
 
+class BadRequest(PermanentError):
+    """Input that cannot be understood (malformed JSON, wrong field types): HTTP 400."""
+
+
+class Unauthenticated(PermanentError):
+    """Missing or wrong credentials (webhook signature, token): HTTP 401."""
+
+
 class SettingsError(PermanentError):
     """A setting (environment variable or flag) has an unusable value."""
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from controller.errors import PermanentError
+from controller.errors import BadRequest
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SHOWN_MAX = 60
 
 
-class InvalidPayload(PermanentError):
+class InvalidPayload(BadRequest):
     """A webhook body cannot be understood; ``field`` is the dotted path at fault (``""``:
     the body as a whole), ``reason`` what is wrong with it."""
 

@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from controller.errors import MeshgateError, NotFound, PermanentError, TemporaryError
+from controller.errors import (
+    BadRequest,
+    MeshgateError,
+    NotFound,
+    PermanentError,
+    TemporaryError,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,10 @@ def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONRe
 
 
 def status_for(exc: MeshgateError) -> int:
+    if isinstance(exc, BadRequest):
+        return 400
+    if isinstance(exc, Unauthenticated):
+        return 401
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, TemporaryError):
@@ -37,7 +48,7 @@ def status_for(exc: MeshgateError) -> int:
 async def _meshgate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MeshgateError)
     status = status_for(exc)
-    if status >= 500:
+    if status >= 500 or status == 401:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
     return error_response(status, type(exc).__name__, str(exc))
 

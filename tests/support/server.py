@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -22,8 +22,10 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    controller = await build_controller(settings)
+async def running_server(
+    settings: Settings, *, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[RunningServer]:
+    controller = await build_controller(settings, environ=environ or {})
     config = uvicorn.Config(
         controller.app, host="127.0.0.1", port=0, log_config=None, lifespan="on"
     )

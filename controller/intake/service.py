@@ -1,0 +1,137 @@
+"""Intake: authenticate a webhook delivery, normalize it, and record it durably.
+
+The order is the contract: authenticate first (nothing is stored for a request that does not
+prove where it comes from), then parse, then write. A delivery is acknowledged only after its
+row is committed, or found to be a duplicate of one that was; if the database cannot take it
+within ``write_timeout`` the caller gets a ``TemporaryError`` (HTTP 503), so Gitea and Argo CD
+record a failed delivery that can be re-sent. Nothing slow runs here: matching and runs
+happen later, from the stored row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+
+from controller.errors import StorageUnavailable, TemporaryError, Unauthenticated
+from controller.intake.argocd_events import normalize_argocd
+from controller.intake.auth import (
+    describe_bearer_failure,
+    describe_gitea_failure,
+    gitea_signed_bytes,
+    matching_secret_index,
+    matching_token_index,
+)
+from controller.intake.gitea_events import normalize_gitea
+from controller.models.deliveries import RecordedDelivery
+from controller.models.documents import ConfigDocument
+from controller.models.events import Event
+from controller.models.snapshot import ConfigSnapshot
+from controller.secretrefs import SecretResolver, SecretUnavailable
+from controller.settings import Secret
+from controller.storage import Storage
+
+log = logging.getLogger(__name__)
+
+GITEA_SECRET_KEYS = ("webhook_secret",)
+ARGOCD_TOKEN_KEYS = ("webhook_token", "webhook_token_previous")
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        config: Callable[[], ConfigSnapshot | None],
+        secrets: SecretResolver,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        write_timeout: float = 2.0,
+    ) -> None:
+        self._storage = storage
+        self._config = config
+        self._secrets = secrets
+        self._clock = clock
+        self._write_timeout = write_timeout
+
+    async def receive_gitea(
+        self, *, headers: Mapping[str, str], body: bytes, integration: str | None = None
+    ) -> RecordedDelivery:
+        signed = gitea_signed_bytes(body, headers)
+        candidates = list(self._candidates("gitea", integration))
+        secrets: list[Secret] = []
+        owners: list[ConfigDocument] = []
+        for doc in candidates:
+            for secret in self._resolve(doc, GITEA_SECRET_KEYS):
+                secrets.append(secret)
+                owners.append(doc)
+        index = matching_secret_index(signed, headers, secrets)
+        if index is None:
+            reason = describe_gitea_failure(signed, headers, secrets) or "not authenticated"
+            raise Unauthenticated(_why(reason, "Gitea", integration, candidates))
+        return await self._record(owners[index], normalize_gitea(headers, body), body)
+
+    async def receive_argocd(
+        self, *, headers: Mapping[str, str], body: bytes, integration: str | None = None
+    ) -> RecordedDelivery:
+        candidates = list(self._candidates("argocd", integration))
+        tokens: list[Secret] = []
+        owners: list[ConfigDocument] = []
+        for doc in candidates:
+            for token in self._resolve(doc, ARGOCD_TOKEN_KEYS):
+                tokens.append(token)
+                owners.append(doc)
+        index = matching_token_index(headers, tokens)
+        if index is None:
+            reason = describe_bearer_failure(headers, tokens) or "not authenticated"
+            raise Unauthenticated(_why(reason, "Argo CD", integration, candidates))
+        return await self._record(owners[index], normalize_argocd(body), body)
+
+    def _candidates(self, provider: str, name: str | None) -> Iterator[ConfigDocument]:
+        """Integrations of ``provider`` (named ``name`` when the URL says which) in every
+        workspace of the live config."""
+        snapshot = self._config()
+        if snapshot is None:
+            raise TemporaryError("no valid config is loaded yet; deliveries cannot be verified")
+        for workspace in snapshot.workspaces():
+            for doc in snapshot.of_kind(workspace, "Integration"):
+                if doc.spec["provider"] == provider and name in (None, doc.name):
+                    yield doc
+
+    def _resolve(self, doc: ConfigDocument, keys: Sequence[str]) -> list[Secret]:
+        resolved = []
+        for key in keys:
+            ref = doc.spec.get("secrets", {}).get(key)
+            if ref is None:
+                continue
+            try:
+                resolved.append(self._secrets.resolve(ref))
+            except SecretUnavailable as exc:
+                log.warning("integration %s/%s: secret %s: %s", doc.workspace, doc.name, key, exc)
+        return resolved
+
+    async def _record(self, owner: ConfigDocument, event: Event, body: bytes) -> RecordedDelivery:
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                return await self._storage.record_delivery(
+                    source=event.source,
+                    delivery_id=event.delivery_id,
+                    integration=owner.name,
+                    workspace=owner.workspace,
+                    event=event,
+                    body=body,
+                    received_at=self._clock(),
+                )
+        except TimeoutError as exc:
+            raise StorageUnavailable(
+                f"the database did not take the delivery within {self._write_timeout:g}s"
+            ) from exc
+
+
+def _why(reason: str, provider: str, name: str | None, candidates: list[ConfigDocument]) -> str:
+    if candidates:
+        return reason
+    if name is not None:
+        return f"no {provider} integration named {name!r} is configured"
+    return f"no {provider} integration is configured"
