@@ -9,28 +9,7 @@ from typing import Any
 import pytest
 
 from controller.models.deliveries import Delivery, semantic_key
-from controller.models.events import Event
-
-PUSH = Event(
-    source="gitea",
-    type="push",
-    trigger=True,
-    repository="shop/checkout",
-    ref="refs/heads/main",
-    branch="main",
-    revision="a" * 40,
-    delivery_id="d-1",
-    sender="alice",
-)
-SYNC = Event(
-    source="argocd",
-    type="sync",
-    trigger=True,
-    repository="checkout-staging",
-    revision="b" * 40,
-    app_health="Healthy",
-    app_sync_status="Synced",
-)
+from tests.support.events import PUSH, SYNC
 
 
 def test_semantic_key_is_stable_and_fixed_width() -> None:

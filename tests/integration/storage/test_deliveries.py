@@ -12,32 +12,11 @@ from controller.errors import NotFound, StorageError
 from controller.models.deliveries import RecordedDelivery, semantic_key
 from controller.models.events import Event
 from controller.storage import Storage
+from tests.support.events import PUSH, SYNC
 
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-PUSH = Event(
-    source="gitea",
-    type="push",
-    trigger=True,
-    repository="shop/checkout",
-    ref="refs/heads/main",
-    branch="main",
-    revision="a" * 40,
-    repo_url="https://gitea.example/shop/checkout.git",
-    delivery_id="d-1",
-    sender="alice",
-)
-SYNC = Event(
-    source="argocd",
-    type="sync",
-    trigger=True,
-    repository="checkout-staging",
-    revision="b" * 40,
-    revisions=("b" * 40, "1.2.3"),
-    app_health="Healthy",
-    app_sync_status="Synced",
-)
 BODY = b'{"ref": "refs/heads/main", "after": "aaaa"}'
 
 
