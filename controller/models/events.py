@@ -7,7 +7,7 @@ value, never the provider payload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 EventSource = Literal["argocd", "gitea"]
@@ -78,26 +78,9 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``revisions`` as a list); ``from_dict`` reverses it."""
-        return {
-            "source": self.source,
-            "type": self.type,
-            "trigger": self.trigger,
-            "ignored_reason": self.ignored_reason,
-            "action": self.action,
-            "repository": self.repository,
-            "ref": self.ref,
-            "branch": self.branch,
-            "head_branch": self.head_branch,
-            "revision": self.revision,
-            "revisions": list(self.revisions),
-            "pr_number": self.pr_number,
-            "repo_url": self.repo_url,
-            "app_health": self.app_health,
-            "app_sync_status": self.app_sync_status,
-            "namespace": self.namespace,
-            "delivery_id": self.delivery_id,
-            "sender": self.sender,
-        }
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data["revisions"] = list(self.revisions)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:

@@ -23,6 +23,7 @@ from controller.models.problems import Problem
 from controller.models.revisions import ConfigRevision
 from controller.storage.database import Database
 from controller.storage.tables import REVISION_MAX, SOURCE_MAX, config_revisions
+from controller.storage.types import require_aware
 
 MAX_STORED_PROBLEMS = 500
 MAX_MESSAGE_CHARS = 2000
@@ -52,7 +53,7 @@ class ConfigRevisionQueries:
         ``ValueError`` for a naive ``seen_at`` or a negative ``document_count``.
         """
         _check_identity(source, revision)
-        _check_aware(seen_at, "seen_at")
+        require_aware(seen_at, "seen_at")
         if document_count < 0:
             raise ValueError(f"document_count must be >= 0, got {document_count}")
         insert = self._db.upsert(_t).values(
@@ -95,7 +96,7 @@ class ConfigRevisionQueries:
         Raises ``NotFound`` if the revision was never recorded and ``StorageError`` if it was
         recorded as invalid (an invalid revision never becomes live).
         """
-        _check_aware(applied_at, "applied_at")
+        require_aware(applied_at, "applied_at")
         statement = (
             update(_t)
             .where(_t.c.source == source, _t.c.revision == revision, _t.c.valid.is_(True))
@@ -151,11 +152,6 @@ def _check_identity(source: str, revision: str) -> None:
         raise StorageError(f"source must be 1 to {SOURCE_MAX} characters, got {len(source)}")
     if not 0 < len(revision) <= REVISION_MAX:
         raise StorageError(f"revision must be 1 to {REVISION_MAX} characters, got {len(revision)}")
-
-
-def _check_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
 
 
 def _stored(problem: Problem) -> dict[str, Any]:

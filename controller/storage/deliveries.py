@@ -26,6 +26,7 @@ from controller.models.deliveries import Delivery, RecordedDelivery, semantic_ke
 from controller.models.events import Event
 from controller.storage.database import Database
 from controller.storage.tables import DELIVERY_ID_MAX, DELIVERY_SOURCE_MAX, NAME_MAX, deliveries
+from controller.storage.types import require_aware
 
 MAX_LIST_LIMIT = 1000
 # Attempts to insert-or-find within one transaction; a second one only matters if the
@@ -59,7 +60,7 @@ class DeliveryQueries:
         ``source``/``delivery_id``/``integration``/``workspace``.
         """
         _check_lengths(source, delivery_id, integration, workspace)
-        _check_aware(received_at, "received_at")
+        require_aware(received_at, "received_at")
         key = semantic_key(event)
         statement = (
             self._db.upsert(_t)
@@ -138,11 +139,6 @@ def _check_lengths(source: str, delivery_id: str, integration: str, workspace: s
     for name, value in (("integration", integration), ("workspace", workspace)):
         if len(value) > NAME_MAX:
             raise StorageError(f"{name} must be at most {NAME_MAX} characters, got {len(value)}")
-
-
-def _check_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
 
 
 def _delivery(row: Row[Any]) -> Delivery:

@@ -47,3 +47,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 JSON_DOCUMENT: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+
+def require_aware(value: datetime, name: str) -> None:
+    """Refuse a naive ``value`` up front, naming the argument (``UTCDateTime`` refuses it too,
+    but only deep inside the statement, where the error can no longer say which one)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
