@@ -105,15 +105,21 @@ def read_yaml(
     except _Stop:
         pass
     except yaml.MarkedYAMLError as error:
-        problems.items.append(_syntax_problem(path, error))
+        problems.items.append(_syntax_problem(path, error, max_depth))
     except yaml.reader.ReaderError as error:
         problems.items.append(_reader_problem(path, text, error))
     return YamlFile(tuple(documents), tuple(problems.items))
 
 
-def _syntax_problem(path: str, error: yaml.MarkedYAMLError) -> Problem:
-    message = f"invalid YAML: {error.problem or 'syntax error'}"
+def _syntax_problem(path: str, error: yaml.MarkedYAMLError, max_depth: int) -> Problem:
+    """libyaml 0.2.5 and later stop at 1000 levels of flow nesting in the scanner, which
+    reads ahead of the events we count, so that limit can fire before ours: it is the same
+    problem, reported where libyaml noticed it."""
     mark = error.problem_mark
+    if "maximum nesting depth" in (error.problem or "") and mark is not None:
+        message = f"nesting is deeper than {max_depth} levels"
+        return Problem(path, mark.line + 1, mark.column + 1, message, "yaml.depth")
+    message = f"invalid YAML: {error.problem or 'syntax error'}"
     context = error.context_mark
     if error.context and context is not None and (mark is None or context.line != mark.line):
         message += f" ({error.context} started on line {context.line + 1})"

@@ -231,7 +231,10 @@ def test_read_yaml_rejects_non_string_keys(
 def test_read_yaml_caps_depth_on_100000_nested_lists_cleanly() -> None:
     text = "[" * 100_000 + "]" * 100_000
     started = time.perf_counter()
-    assert _problems(text) == [(1, 65, "yaml.depth", "nesting is deeper than 64 levels")]
+    ((line, column, code, message),) = _problems(text)
+    assert (line, code, message) == (1, "yaml.depth", "nesting is deeper than 64 levels")
+    # Our own count stops at column 65; libyaml >= 0.2.5 may stop first, at 1000 levels.
+    assert column in (65, 1001)
     assert time.perf_counter() - started < 1.0
 
 
