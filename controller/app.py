@@ -7,15 +7,15 @@ runs migrations.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 
+from controller.concurrency import BackgroundTasks
+from controller.configsync.push import ConfigPushTrigger
 from controller.configsync.service import ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource
 from controller.configsync.validation import ConfigValidator
@@ -24,11 +24,13 @@ from controller.filewatch import watch_folder
 from controller.gitrepo import GitMirror
 from controller.intake.service import Intake
 from controller.loader import ConfigLoader
+from controller.matcher.service import Matcher
 from controller.scheduler import Scheduler
 from controller.secretrefs import SecretResolver
 from controller.settings import Settings
 from controller.storage import Storage
 from controller.web.config_status import config_status_routes
+from controller.web.config_views import config_view_routes
 from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.health import health_routes
 from controller.web.webhooks import webhook_routes
@@ -56,13 +58,19 @@ class Controller:
     """The running server's collaborators and its ASGI app."""
 
     def __init__(
-        self, *, settings: Settings, storage: Storage, sync: ConfigSync, intake: Intake
+        self,
+        *,
+        settings: Settings,
+        storage: Storage,
+        sync: ConfigSync,
+        intake: Intake,
+        background: BackgroundTasks,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.sync = sync
         self._scheduler = Scheduler()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = background
         self._closed = False
         self.app = Starlette(
             routes=[
@@ -71,6 +79,7 @@ class Controller:
                     sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
                 ),
                 *webhook_routes(intake=intake),
+                *config_view_routes(config=lambda: sync.live),
             ],
             exception_handlers=dict(EXCEPTION_HANDLERS),
             lifespan=self._lifespan,
@@ -95,20 +104,13 @@ class Controller:
         self._scheduler.start()
         source = self.sync.source
         if isinstance(source, FolderSource):
-            self._start(self._watch(source.root))
+            self._background.spawn(self._watch(source.root), name="config-folder-watch")
         try:
             yield
         finally:
             self._scheduler.shutdown()
-            for task in self._background:
-                task.cancel()
-            await asyncio.gather(*self._background, return_exceptions=True)
+            await self._background.aclose()
             await self.close()
-
-    def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _poll(self) -> None:
         await self.sync.refresh(reason="poll")
@@ -162,12 +164,22 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             validator=ConfigValidator(),
             storage=storage,
         )
+        background = BackgroundTasks()
         intake = Intake(
             storage=storage,
             config=lambda: sync.live,
             secrets=SecretResolver(environ=environ),
+            matcher=Matcher(),
+            on_recorded=ConfigPushTrigger(
+                sync=sync,
+                repo_url=settings.config_repo if settings.config_source_kind == "git" else "",
+                branch=settings.config_branch,
+                spawn=lambda refresh: background.spawn(refresh, name="config-push-refresh"),
+            ),
         )
-        return Controller(settings=settings, storage=storage, sync=sync, intake=intake)
+        return Controller(
+            settings=settings, storage=storage, sync=sync, intake=intake, background=background
+        )
     except MeshgateError:
         await storage.close()
         raise

@@ -1,16 +1,21 @@
-"""The one thread boundary: blocking libraries (gitpython, bulk validation) run here.
+"""The one thread boundary, and the one home of fire-and-forget tasks.
 
-Everything else in meshgate is async. Routing every blocking call through ``run_blocking``
-keeps the event loop responsive and makes the number of worker threads one decision.
+Blocking libraries (gitpython, bulk validation) run through ``run_blocking``; everything else
+in meshgate is async. Routing every blocking call through it keeps the event loop responsive
+and makes the number of worker threads one decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -19,3 +24,31 @@ T = TypeVar("T")
 async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``fn`` in a worker thread; cancellation abandons the wait, not the thread."""
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=True)
+
+
+class BackgroundTasks:
+    """Tasks started from synchronous callbacks (a webhook asking for a config refresh),
+    kept referenced until done and cancelled together at shutdown.
+
+    An exception in a task is logged, not raised: nobody awaits these tasks but ``aclose``.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], *, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Cancel every task still running and wait for them to finish."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,7 +2,10 @@
 
 The body is the TestMesh one, ``{app_name, revision, repository, status, health}``, plus
 optional snake_case fields meshgate understands: ``revisions`` (multi-source apps),
-``pr_number``, ``namespace``, ``branch``. Unknown fields are ignored. Argo CD sends no delivery
+``pr_number``, ``namespace``, ``branch``. Unknown fields are ignored. Without ``pr_number``,
+an app named like ``user-service-pr-123`` (the ApplicationSet pull request generator's
+``<name>-pr-<number>`` convention, argocd.md §3) gives pull request 123, so the TestMesh body
+alone is enough for a ``pr-${event.pr_number}`` context. Argo CD sends no delivery
 id and no signature; the bearer token must be checked before calling this.
 """
 
@@ -23,6 +26,7 @@ from controller.models.events import Event
 TRIGGER_SYNC_STATUS: Final = "Synced"
 TRIGGER_HEALTH: Final = "Healthy"
 _DIGITS = re.compile(r"[0-9]{1,18}")
+_PR_APP_SUFFIX = re.compile(r"-pr-([1-9][0-9]{0,17})$")
 
 
 def normalize_argocd(body: bytes, *, delivery_id: str = "") -> Event:
@@ -56,7 +60,7 @@ def normalize_argocd(body: bytes, *, delivery_id: str = "") -> Event:
         branch=payload.optional_str("branch"),
         revision=revision,
         revisions=revisions,
-        pr_number=_pr_number(payload),
+        pr_number=_pr_number(payload, app_name),
         repo_url=payload.optional_str("repository"),
         app_health=health,
         app_sync_status=sync_status,
@@ -65,11 +69,13 @@ def normalize_argocd(body: bytes, *, delivery_id: str = "") -> Event:
     )
 
 
-def _pr_number(payload: JsonObject) -> int | None:
-    """``pr_number`` as an int: templates render it as a number or as a string."""
+def _pr_number(payload: JsonObject, app_name: str) -> int | None:
+    """``pr_number`` as an int (templates render it as a number or as a string), else the
+    app name's ``-pr-<n>`` suffix."""
     value = payload.raw("pr_number")
     if value is None or value == "":
-        return None
+        suffix = _PR_APP_SUFFIX.search(app_name)
+        return None if suffix is None else int(suffix[1])
     if isinstance(value, str) and _DIGITS.fullmatch(value):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):

@@ -1,11 +1,13 @@
-"""Intake: authenticate a webhook delivery, normalize it, and record it durably.
+"""Intake: authenticate a webhook delivery, normalize it, match it, and record it durably.
 
 The order is the contract: authenticate first (nothing is stored for a request that does not
-prove where it comes from), then parse, then write. A delivery is acknowledged only after its
-row is committed, or found to be a duplicate of one that was; if the database cannot take it
-within ``write_timeout`` the caller gets a ``TemporaryError`` (HTTP 503), so Gitea and Argo CD
-record a failed delivery that can be re-sent. Nothing slow runs here: matching and runs
-happen later, from the stored row.
+prove where it comes from), then parse, then match (pure, microseconds), then write the
+delivery, its decisions and its queued runs in one transaction. A delivery is acknowledged
+only after that commit, or after it was found to repeat one that was; if the database cannot
+take it within ``write_timeout`` the caller gets a ``TemporaryError`` (HTTP 503), so Gitea and
+Argo CD record a failed delivery that can be re-sent. One config snapshot serves a whole
+delivery: the secrets that verified it are those of the revision it is matched against.
+Nothing slow runs here: suites run later, from the queued rows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from controller.intake.auth import (
     matching_token_index,
 )
 from controller.intake.gitea_events import normalize_gitea
+from controller.matcher.service import Matcher
 from controller.models.deliveries import RecordedDelivery
 from controller.models.documents import ConfigDocument
 from controller.models.events import Event
@@ -46,12 +49,19 @@ class Intake:
         storage: Storage,
         config: Callable[[], ConfigSnapshot | None],
         secrets: SecretResolver,
+        matcher: Matcher,
+        on_recorded: Callable[[RecordedDelivery], None] = lambda recorded: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         write_timeout: float = 2.0,
     ) -> None:
+        """``on_recorded`` is told of every new (not duplicate) delivery once it is committed
+        (the composition root refreshes the config on a push to the config repo); it must
+        not block."""
         self._storage = storage
         self._config = config
         self._secrets = secrets
+        self._matcher = matcher
+        self._on_recorded = on_recorded
         self._clock = clock
         self._write_timeout = write_timeout
 
@@ -59,7 +69,8 @@ class Intake:
         self, *, headers: Mapping[str, str], body: bytes, integration: str | None = None
     ) -> RecordedDelivery:
         signed = gitea_signed_bytes(body, headers)
-        candidates = list(self._candidates("gitea", integration))
+        snapshot = self._snapshot()
+        candidates = list(_candidates(snapshot, "gitea", integration))
         secrets: list[Secret] = []
         owners: list[ConfigDocument] = []
         for doc in candidates:
@@ -70,12 +81,13 @@ class Intake:
         if index is None:
             reason = describe_gitea_failure(signed, headers, secrets) or "not authenticated"
             raise Unauthenticated(_why(reason, "Gitea", integration, candidates))
-        return await self._record(owners[index], normalize_gitea(headers, body), body)
+        return await self._record(snapshot, owners[index], normalize_gitea(headers, body), body)
 
     async def receive_argocd(
         self, *, headers: Mapping[str, str], body: bytes, integration: str | None = None
     ) -> RecordedDelivery:
-        candidates = list(self._candidates("argocd", integration))
+        snapshot = self._snapshot()
+        candidates = list(_candidates(snapshot, "argocd", integration))
         tokens: list[Secret] = []
         owners: list[ConfigDocument] = []
         for doc in candidates:
@@ -86,18 +98,13 @@ class Intake:
         if index is None:
             reason = describe_bearer_failure(headers, tokens) or "not authenticated"
             raise Unauthenticated(_why(reason, "Argo CD", integration, candidates))
-        return await self._record(owners[index], normalize_argocd(body), body)
+        return await self._record(snapshot, owners[index], normalize_argocd(body), body)
 
-    def _candidates(self, provider: str, name: str | None) -> Iterator[ConfigDocument]:
-        """Integrations of ``provider`` (named ``name`` when the URL says which) in every
-        workspace of the live config."""
+    def _snapshot(self) -> ConfigSnapshot:
         snapshot = self._config()
         if snapshot is None:
             raise TemporaryError("no valid config is loaded yet; deliveries cannot be verified")
-        for workspace in snapshot.workspaces():
-            for doc in snapshot.of_kind(workspace, "Integration"):
-                if doc.spec["provider"] == provider and name in (None, doc.name):
-                    yield doc
+        return snapshot
 
     def _resolve(self, doc: ConfigDocument, keys: Sequence[str]) -> list[Secret]:
         resolved = []
@@ -111,10 +118,13 @@ class Intake:
                 log.warning("integration %s/%s: secret %s: %s", doc.workspace, doc.name, key, exc)
         return resolved
 
-    async def _record(self, owner: ConfigDocument, event: Event, body: bytes) -> RecordedDelivery:
+    async def _record(
+        self, snapshot: ConfigSnapshot, owner: ConfigDocument, event: Event, body: bytes
+    ) -> RecordedDelivery:
+        match = self._matcher.match(event, snapshot=snapshot, integration=owner)
         try:
             async with asyncio.timeout(self._write_timeout):
-                return await self._storage.record_delivery(
+                recorded = await self._storage.record_delivery(
                     source=event.source,
                     delivery_id=event.delivery_id,
                     integration=owner.name,
@@ -122,11 +132,27 @@ class Intake:
                     event=event,
                     body=body,
                     received_at=self._clock(),
+                    match=match.report,
+                    runs=match.runs,
                 )
         except TimeoutError as exc:
             raise StorageUnavailable(
                 f"the database did not take the delivery within {self._write_timeout:g}s"
             ) from exc
+        if not recorded.duplicate:
+            self._on_recorded(recorded)
+        return recorded
+
+
+def _candidates(
+    snapshot: ConfigSnapshot, provider: str, name: str | None
+) -> Iterator[ConfigDocument]:
+    """Integrations of ``provider`` (named ``name`` when the URL says which) in every
+    workspace of ``snapshot``."""
+    for workspace in snapshot.workspaces():
+        for doc in snapshot.of_kind(workspace, "Integration"):
+            if doc.spec["provider"] == provider and name in (None, doc.name):
+                yield doc
 
 
 def _why(reason: str, provider: str, name: str | None, candidates: list[ConfigDocument]) -> str:

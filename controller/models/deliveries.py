@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.models.events import Event
+from controller.models.matching import MatchReport
+from controller.models.runs import Run
 
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in any of the joined fields
 
@@ -64,6 +66,8 @@ class Delivery:
       ``surrogateescape`` so that any bytes survive (``raw_body`` gives them back). Headers,
       which carry the signature or token, are never stored.
     - ``received_at``: timezone-aware UTC.
+    - ``match``: the decisions taken for it against config revision ``config_revision``
+      (``None`` and ``""`` when it was recorded without matching).
     """
 
     id: int
@@ -75,6 +79,8 @@ class Delivery:
     event: Event
     body: str
     received_at: datetime
+    config_revision: str = ""
+    match: MatchReport | None = None
 
     @property
     def raw_body(self) -> bytes:
@@ -86,7 +92,9 @@ class Delivery:
 class RecordedDelivery:
     """The outcome of recording a delivery: the stored row, and whether it already existed
     (``duplicate``: an earlier delivery had the same delivery id or semantic key, and
-    ``delivery`` is that earlier one)."""
+    ``delivery`` is that earlier one). ``runs`` are the runs queued with it; a duplicate
+    queues none."""
 
     delivery: Delivery
     duplicate: bool
+    runs: tuple[Run, ...] = ()

@@ -42,7 +42,8 @@ class Event:
     - ``branch``: the short branch name; for a pull request the *base* branch.
     - ``head_branch``: the pull request's head branch (``refs/pull/<n>/head`` once the branch
       is deleted).
-    - ``pr_number``: the pull request index (Argo CD: the optional ``pr_number`` field).
+    - ``pr_number``: the pull request index (Argo CD: the optional ``pr_number`` field, else
+      the ``-pr-<n>`` suffix of the app name).
     - ``sender``: the login of the user who caused the event.
 
     Argo CD fields (``""``/``()`` for Gitea):

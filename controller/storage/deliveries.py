@@ -15,6 +15,7 @@ key (NULL); NULLs never collide, so such deliveries are only deduplicated by the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from controller.errors import NotFound, StorageError
 from controller.models.deliveries import Delivery, RecordedDelivery, semantic_key
 from controller.models.events import Event
+from controller.models.matching import MatchReport
+from controller.models.runs import RunRequest
 from controller.storage.database import Database
+from controller.storage.runs import queue_runs
 from controller.storage.tables import DELIVERY_ID_MAX, DELIVERY_SOURCE_MAX, NAME_MAX, deliveries
 from controller.storage.types import require_aware
 
@@ -51,11 +55,15 @@ class DeliveryQueries:
         event: Event,
         body: bytes,
         received_at: datetime,
+        match: MatchReport | None = None,
+        runs: Sequence[RunRequest] = (),
     ) -> RecordedDelivery:
         """Record a delivery, or find the earlier one it repeats (``duplicate=True``).
 
         A repeat has the same ``source`` and non-empty ``delivery_id``, or (same
-        ``workspace``) the same ``semantic_key(event)``. Raises ``ValueError`` for a naive
+        ``workspace``) the same ``semantic_key(event)``. A new delivery is stored with its
+        ``match`` decisions and its ``runs`` queued, all in one transaction; a repeat stores
+        and queues nothing. Raises ``ValueError`` for a naive
         ``received_at`` and ``StorageError`` for an empty ``source`` or an over-long
         ``source``/``delivery_id``/``integration``/``workspace``.
         """
@@ -77,6 +85,8 @@ class DeliveryQueries:
                 event=event.to_dict(),
                 body=body,
                 received_at=received_at,
+                config_revision=None if match is None else match.config_revision,
+                decisions=None if match is None else match.to_dict(),
             )
             .on_conflict_do_nothing()
             .returning(*_t.c)
@@ -86,7 +96,8 @@ class DeliveryQueries:
             for _ in range(_ATTEMPTS):
                 row = (await conn.execute(statement)).one_or_none()
                 if row is not None:
-                    return RecordedDelivery(_delivery(row), duplicate=False)
+                    queued = await queue_runs(conn, runs, delivery=row.id, at=received_at)
+                    return RecordedDelivery(_delivery(row), duplicate=False, runs=queued)
                 earlier = await _earlier(conn, source, delivery_id, workspace, key)
                 if earlier is not None:
                     return RecordedDelivery(_delivery(earlier), duplicate=True)
@@ -100,11 +111,25 @@ class DeliveryQueries:
             raise NotFound(f"delivery {id} was never recorded")
         return _delivery(row)
 
-    async def recent_deliveries(self, *, limit: int = 50) -> list[Delivery]:
-        """The latest deliveries, most recently received first (ties: most recently recorded)."""
+    async def recent_deliveries(
+        self,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        source: str | None = None,
+        workspace: str | None = None,
+    ) -> list[Delivery]:
+        """The latest deliveries, most recently recorded first, filtered by ``source`` and
+        ``workspace`` when given; ``before`` is a delivery id to page from (exclusive)."""
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
-        statement = select(_t).order_by(_t.c.received_at.desc(), _t.c.id.desc()).limit(limit)
+        statement = select(_t).order_by(_t.c.id.desc()).limit(limit)
+        if before is not None:
+            statement = statement.where(_t.c.id < before)
+        if source is not None:
+            statement = statement.where(_t.c.source == source)
+        if workspace is not None:
+            statement = statement.where(_t.c.workspace == workspace)
         async with self._db.read("listing deliveries") as conn:
             rows = (await conn.execute(statement)).all()
         return [_delivery(row) for row in rows]
@@ -152,4 +177,6 @@ def _delivery(row: Row[Any]) -> Delivery:
         event=Event.from_dict(row.event),
         body=bytes(row.body).decode("utf-8", "surrogateescape"),
         received_at=row.received_at,
+        config_revision=row.config_revision or "",
+        match=None if row.decisions is None else MatchReport.from_dict(row.decisions),
     )

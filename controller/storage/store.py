@@ -1,8 +1,8 @@
 """``Storage``: meshgate's durable state, behind intention-named async methods.
 
-The class is assembled from one query mixin per aggregate (``config_revisions`` now;
-deliveries, runs, statuses and scheduler ticks later), each in its own module with its tables
-in ``controller.storage.tables``. Everything returns frozen values from ``controller.models``
+The class is assembled from one query mixin per aggregate (config revisions, deliveries and
+runs now; statuses and scheduler ticks later), each in its own module with its tables in
+``controller.storage.tables``. Everything returns frozen values from ``controller.models``
 and raises only meshgate errors: ``StorageUnavailable`` (retry later) or ``StorageError``.
 """
 
@@ -17,10 +17,11 @@ from controller.storage.config_revisions import ConfigRevisionQueries
 from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
 from controller.storage.engine import create_engine
+from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
 
 
-class Storage(ConfigRevisionQueries, DeliveryQueries):
+class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 
     def __init__(self, *, database: Database) -> None:

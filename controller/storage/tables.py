@@ -10,8 +10,10 @@ a test fails when the migrated schema and this metadata differ.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -84,7 +86,47 @@ deliveries = Table(
     # text cannot hold NUL).
     Column("body", LargeBinary, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+    # The config revision the delivery was matched against, and MatchReport.to_dict() (NULL
+    # for deliveries recorded before matching existed, or with no config to match against).
+    Column("config_revision", String(REVISION_MAX), nullable=True),
+    Column("decisions", JSON_DOCUMENT, nullable=True),
     UniqueConstraint("source", "delivery_id"),
     UniqueConstraint("workspace", "semantic_key"),
     Index(None, "received_at"),
+)
+
+RUN_STATE_MAX = 20
+CONTEXT_MAX = 200
+STATUS_CONTEXT_MAX = 255
+
+# Suite runs, queued by the matcher (with their delivery) or by hand (no delivery).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("workspace", String(NAME_MAX), nullable=False),
+    Column("suite", String(NAME_MAX), nullable=False),
+    Column("rule", String(NAME_MAX), nullable=False),  # "" for a manual run
+    Column("integration", String(NAME_MAX), nullable=False),
+    Column("trigger_type", String(RUN_STATE_MAX), nullable=False),
+    Column("trigger_ref", Text, nullable=False),
+    Column("repository", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("pr_number", BigInteger, nullable=True),
+    Column("context", String(CONTEXT_MAX), nullable=True),
+    Column("template", String(NAME_MAX), nullable=True),
+    Column("status_context", String(STATUS_CONTEXT_MAX), nullable=True),
+    Column("lane", Text, nullable=True),  # RunRequest.lane; NULL never supersedes
+    Column("config_revision", String(REVISION_MAX), nullable=False),
+    Column("delivery_id", ID, ForeignKey("deliveries.id"), nullable=True),
+    Column("state", String(RUN_STATE_MAX), nullable=False),
+    Column("superseded_by", ID, nullable=True),
+    Column("parameters", JSON_DOCUMENT, nullable=False),
+    Column("routes", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "state", "id"),  # the runner takes queued runs oldest first
+    Index(None, "workspace", "rule", "lane", "state"),  # superseding within a lane
+    Index(None, "workspace", "suite", "id"),
+    Index(None, "delivery_id"),
 )

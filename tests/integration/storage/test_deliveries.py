@@ -257,15 +257,24 @@ async def test_record_delivery_stores_aware_utc(storage: Storage) -> None:
     assert stored.received_at.hour == 12
 
 
-async def test_recent_deliveries_lists_newest_first_with_limit(storage: Storage) -> None:
+async def test_recent_deliveries_lists_last_recorded_first_with_limit_and_paging(
+    storage: Storage,
+) -> None:
     for n in range(5):
         await _record(storage, _ignored(f"d-{n}"), received_at=T0 + timedelta(minutes=n))
     await _record(storage, _ignored("tie"), received_at=T0 + timedelta(minutes=4))
+    # Recorded last, with an earlier clock: the order is the recording order, so that paging
+    # by id (``before``) is stable whatever the clocks of several replicas say.
     await _record(storage, _ignored("early"), received_at=T0 - timedelta(hours=1))
 
-    listed = [d.delivery_id for d in await storage.recent_deliveries()]
-    assert listed == ["tie", "d-4", "d-3", "d-2", "d-1", "d-0", "early"]
-    assert [d.delivery_id for d in await storage.recent_deliveries(limit=2)] == ["tie", "d-4"]
+    listed = await storage.recent_deliveries()
+    assert [d.delivery_id for d in listed] == ["early", "tie", "d-4", "d-3", "d-2", "d-1", "d-0"]
+    assert [d.delivery_id for d in await storage.recent_deliveries(limit=2)] == ["early", "tie"]
+    page = await storage.recent_deliveries(limit=2, before=listed[1].id)
+    assert [d.delivery_id for d in page] == ["d-4", "d-3"]
+    assert await storage.recent_deliveries(source="argocd") == []
+    assert len(await storage.recent_deliveries(source="gitea", workspace="shop")) == 7
+    assert await storage.recent_deliveries(workspace="other") == []
     with pytest.raises(ValueError, match="limit"):
         await storage.recent_deliveries(limit=0)
     with pytest.raises(ValueError, match="limit"):

@@ -36,6 +36,7 @@ def test_normalize_argocd_synced_healthy_triggers() -> None:
         repository="user-service-pr-123",
         revision=SHA,
         repo_url="https://gitea.example.com/shop/user-service.git",
+        pr_number=123,
         app_health="Healthy",
         app_sync_status="Synced",
         delivery_id="argocd-1",
@@ -77,10 +78,30 @@ def test_normalize_argocd_explicit_revision_wins_over_revisions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(123, 123), ("123", 123), (None, None), ("", None)]
+    ("value", "expected"), [(7, 7), ("7", 7), (None, 123), ("", 123), (_DROP, 123)]
 )
-def test_normalize_argocd_pr_number(value: Any, expected: int | None) -> None:
+def test_normalize_argocd_pr_number_from_the_body_else_the_app_name(
+    value: Any, expected: int | None
+) -> None:
     assert normalize_argocd(body(pr_number=value)).pr_number == expected
+
+
+@pytest.mark.parametrize(
+    ("app_name", "expected"),
+    [
+        ("user-service", None),
+        ("user-service-pr-0", None),
+        ("user-service-pr-12x", None),
+        ("user-service-pr-", None),
+        ("pr-5", None),
+        ("a-pr-5", 5),
+        ("user-service-pr-9-canary", None),
+    ],
+)
+def test_normalize_argocd_pr_number_needs_a_pr_suffix_on_the_app_name(
+    app_name: str, expected: int | None
+) -> None:
+    assert normalize_argocd(body(app_name=app_name)).pr_number == expected
 
 
 def test_normalize_argocd_records_optional_fields_and_ignores_unknown_ones() -> None:

@@ -1,0 +1,1 @@
+"""Trigger matching: which rules an event starts, with the reason for every rule considered."""

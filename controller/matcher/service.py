@@ -1,0 +1,227 @@
+"""The matcher: evaluate an event against its integration's rules and plan the runs.
+
+Pure and synchronous (no I/O, no awaits), so intake can match on the request path and write
+the delivery, its decisions and its runs in one transaction: a delivery is never stored
+without its decisions, nor its runs without it.
+
+Indexes are built lazily, once per config snapshot and integration, and dropped when the
+live snapshot changes; a snapshot is immutable, so an index can never go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controller.matcher.patterns import PatternIndex
+from controller.matcher.rules import CompiledRule, ContextError, value_matcher
+from controller.models.documents import ConfigDocument
+from controller.models.events import Event
+from controller.models.matching import Check, MatchReport, RuleDecision
+from controller.models.runs import RunRequest
+from controller.models.snapshot import ConfigSnapshot
+
+LISTED_MISSES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    report: MatchReport
+    runs: tuple[RunRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _IntegrationRules:
+    rules: tuple[CompiledRule, ...]
+    by_repository: PatternIndex[CompiledRule]
+    app_filter: str
+
+
+class Matcher:
+    def __init__(self) -> None:
+        self._snapshot: ConfigSnapshot | None = None
+        self._indexes: dict[tuple[str, str], _IntegrationRules] = {}
+
+    def match(
+        self,
+        event: Event,
+        *,
+        snapshot: ConfigSnapshot,
+        integration: ConfigDocument,
+        only_rule: str | None = None,
+        listed_misses: int | None = LISTED_MISSES,
+    ) -> Match:
+        """Decide every rule of ``integration`` for ``event`` and plan one run per match.
+
+        ``only_rule`` evaluates that rule alone (``explain --rule``); ``listed_misses=None``
+        lists every rule instead of the first ``LISTED_MISSES`` whose repository differs.
+        """
+        indexed = self._rules(snapshot, integration)
+        base: dict[str, Any] = {
+            "config_revision": snapshot.revision,
+            "workspace": integration.workspace,
+            "integration": integration.name,
+            "rules_total": len(indexed.rules),
+        }
+        if not event.trigger:
+            reason = event.ignored_reason
+            return Match(
+                MatchReport(summary=f"ignored: {reason}", ignored_reason=reason, **base), ()
+            )
+        filter_check = _app_filter_check(indexed.app_filter, event)
+        if filter_check is not None and not filter_check.passed:
+            reason = f"app {event.repository!r} is outside the integration's app_filter"
+            report = MatchReport(
+                summary=f"ignored: {reason}",
+                ignored_reason=reason,
+                filter_check=filter_check,
+                **base,
+            )
+            return Match(report, ())
+
+        candidates = indexed.by_repository.find(event.repository)
+        chosen = {rule.name for rule in candidates}
+        misses = [rule for rule in indexed.rules if rule.name not in chosen]
+        if only_rule is not None:
+            candidates = [rule for rule in candidates if rule.name == only_rule]
+            misses = [rule for rule in misses if rule.name == only_rule]
+        listed = misses if listed_misses is None else misses[:listed_misses]
+        decided = [(rule, _decide(rule, event, repository_matches=True)) for rule in candidates]
+        decided.extend((rule, _decide(rule, event, repository_matches=False)) for rule in listed)
+        decisions = [decision for _, decision in decided]
+        unlisted = 0 if only_rule is not None else len(misses) - len(listed)
+        runs = tuple(
+            _plan(rule, decision, event, snapshot, integration)
+            for rule, decision in decided
+            if decision.outcome == "matched"
+        )
+        report = MatchReport(
+            summary=_summary(decisions, len(indexed.rules)),
+            filter_check=filter_check,
+            decisions=tuple(decisions),
+            unlisted=unlisted,
+            **base,
+        )
+        return Match(report, runs)
+
+    def _rules(self, snapshot: ConfigSnapshot, integration: ConfigDocument) -> _IntegrationRules:
+        if snapshot is not self._snapshot:
+            self._snapshot = snapshot
+            self._indexes = {}
+        key = (integration.workspace, integration.name)
+        found = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = _build(snapshot, integration)
+        return found
+
+
+def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _IntegrationRules:
+    workspace = integration.workspace
+    default_template = next(
+        (
+            doc.name
+            for doc in snapshot.of_kind(workspace, "EnvironmentTemplate")
+            if doc.spec.get("default", False)
+        ),
+        None,
+    )
+    rules = tuple(
+        CompiledRule.from_document(doc, default_template=default_template)
+        for doc in snapshot.of_kind(workspace, "TriggerRule")
+        if doc.spec["integration"] == integration.name
+    )
+    app_filter = ""
+    if integration.spec["provider"] == "argocd":
+        app_filter = integration.spec.get("config", {}).get("app_filter", "")
+    return _IntegrationRules(
+        rules=rules,
+        by_repository=PatternIndex((rule.repository, rule) for rule in rules),
+        app_filter=app_filter,
+    )
+
+
+def _app_filter_check(app_filter: str, event: Event) -> Check | None:
+    if event.source != "argocd" or not app_filter:
+        return None
+    return Check(
+        "app_filter", value_matcher(app_filter)(event.repository), app_filter, event.repository
+    )
+
+
+def _decide(rule: CompiledRule, event: Event, *, repository_matches: bool) -> RuleDecision:
+    checks = rule.checks(event, repository_matches=repository_matches)
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        reason = "; ".join(_failure(check) for check in failed)
+        return RuleDecision(
+            rule=rule.name, suite=rule.suite, outcome="not_matched", reason=reason, checks=checks
+        )
+    try:
+        context = rule.render_context(event)
+    except ContextError as exc:
+        return RuleDecision(
+            rule=rule.name, suite=rule.suite, outcome="error", reason=str(exc), checks=checks
+        )
+    reason = f"queued {rule.suite}" + (f" in context {context!r}" if context else "")
+    return RuleDecision(
+        rule=rule.name,
+        suite=rule.suite,
+        outcome="matched",
+        reason=reason,
+        checks=checks,
+        context=context,
+    )
+
+
+def _failure(check: Check) -> str:
+    if check.predicate == "enabled":
+        return "rule is disabled"
+    if check.predicate == "event_type":
+        return f"event type {check.actual!r} is not one of: {check.expected}"
+    return f"{check.predicate} {check.expected!r} does not match {check.actual!r}"
+
+
+def _plan(
+    rule: CompiledRule,
+    decision: RuleDecision,
+    event: Event,
+    snapshot: ConfigSnapshot,
+    integration: ConfigDocument,
+) -> RunRequest:
+    return RunRequest(
+        workspace=integration.workspace,
+        suite=rule.suite,
+        config_revision=snapshot.revision,
+        trigger_type="argocd" if event.source == "argocd" else "webhook",
+        rule=rule.name,
+        integration=integration.name,
+        trigger_ref=event.revision,
+        repository=event.repository,
+        branch=event.branch,
+        pr_number=event.pr_number,
+        context=decision.context,
+        template=rule.template,
+        status_context=rule.status_context,
+        lane=_lane(event, decision.context),
+    )
+
+
+def _lane(event: Event, context: str | None) -> str:
+    """What successive runs of one rule replace each other along (see ``RunRequest.lane``)."""
+    if context is not None:
+        return f"context:{context}"
+    if event.source == "argocd":
+        return f"app:{event.repository}"
+    if event.type == "pull_request":
+        return f"pr:{event.repository}#{event.pr_number}"
+    return f"ref:{event.repository}:{event.ref or event.branch}"
+
+
+def _summary(decisions: Sequence[RuleDecision], total: int) -> str:
+    matched = sum(1 for d in decisions if d.outcome == "matched")
+    errors = sum(1 for d in decisions if d.outcome == "error")
+    text = f"{matched} of {total} rule{'s' if total != 1 else ''} matched"
+    if errors:
+        text += f"; {errors} could not be planned"
+    return text

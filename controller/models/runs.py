@@ -1,0 +1,105 @@
+"""Suite runs: what the matcher (or a person) asked to run, and where that request stands.
+
+A ``RunRequest`` is a run about to be queued; storage turns it into a ``Run`` with an id. This
+issue's runs only ever reach ``queued`` or ``superseded``; the runner moves them on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Literal, get_args
+
+RunState = Literal["queued", "running", "passed", "failed", "error", "superseded", "cancelled"]
+RUN_STATES: tuple[RunState, ...] = get_args(RunState)
+FINAL_STATES: frozenset[RunState] = frozenset(
+    {"passed", "failed", "error", "superseded", "cancelled"}
+)
+
+TriggerType = Literal["argocd", "webhook", "manual"]
+TRIGGER_TYPES: tuple[TriggerType, ...] = get_args(TriggerType)
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRequest:
+    """A run to queue.
+
+    - ``rule``: the trigger rule that matched (``""`` for a manual run).
+    - ``trigger_type``: ``argocd`` (a sync), ``webhook`` (a Gitea push or pull request) or
+      ``manual``; ``trigger_ref`` the commit it tests (``""`` for a manual run).
+    - ``context``: the environment context (``None``: a fresh environment per run);
+      ``template`` the EnvironmentTemplate (``None``: the workspace has no default).
+    - ``status_context``: the Gitea commit-status context (``None`` for manual runs, which
+      post no status).
+    - ``lane``: runs in one lane do the same job for successive revisions, so a newer run
+      supersedes the older ones still queued (the rule's context, else the app, branch or
+      pull request). ``None`` (manual runs) never supersedes and is never superseded.
+    - ``parameters`` / ``routes``: a manual run's suite parameters and explicit
+      service → URL routes.
+    """
+
+    workspace: str
+    suite: str
+    config_revision: str
+    trigger_type: TriggerType
+    rule: str = ""
+    integration: str = ""
+    trigger_ref: str = ""
+    repository: str = ""
+    branch: str = ""
+    pr_number: int | None = None
+    context: str | None = None
+    template: str | None = None
+    status_context: str | None = None
+    lane: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    routes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """A queued (or later) run. ``delivery`` is the id of the delivery that caused it
+    (``None`` for a manual run); ``superseded_by`` the run that replaced it."""
+
+    id: int
+    request: RunRequest
+    delivery: int | None
+    state: RunState
+    created_at: datetime
+    updated_at: datetime
+    superseded_by: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API form: the request's fields at top level, times in ISO 8601 UTC."""
+        request = self.request
+        return {
+            "id": self.id,
+            "state": self.state,
+            "workspace": request.workspace,
+            "suite": request.suite,
+            "rule": request.rule or None,
+            "integration": request.integration or None,
+            "trigger_type": request.trigger_type,
+            "trigger_ref": request.trigger_ref or None,
+            "repository": request.repository or None,
+            "branch": request.branch or None,
+            "pr_number": request.pr_number,
+            "context": request.context,
+            "template": request.template,
+            "status_context": request.status_context,
+            "config_revision": request.config_revision,
+            "delivery": self.delivery,
+            "superseded_by": self.superseded_by,
+            "parameters": dict(request.parameters),
+            "routes": dict(request.routes),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

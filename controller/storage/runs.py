@@ -1,0 +1,182 @@
+"""Suite runs: queued with their delivery (matcher) or alone (manual), superseded in lanes.
+
+Queuing a run and superseding the older queued runs of its lane happen in one transaction, so
+no reader sees two queued runs of one lane from this replica. Across replicas on PostgreSQL
+(read committed), two runs of one lane queued at the same instant may each miss the other;
+the runner, which claims runs, is where that is settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from controller.errors import NotFound, StorageError
+from controller.models.runs import TRIGGER_TYPES, Run, RunRequest
+from controller.storage.database import Database
+from controller.storage.tables import CONTEXT_MAX, NAME_MAX, STATUS_CONTEXT_MAX, runs
+from controller.storage.types import require_aware
+
+MAX_LIST_LIMIT = 1000
+
+_t = runs
+
+
+class RunQueries:
+    """The run part of ``Storage`` (mixed in; needs ``_db``)."""
+
+    _db: Database
+
+    async def queue_run(self, request: RunRequest, *, at: datetime) -> Run:
+        """Queue one run without a delivery (a manual run)."""
+        require_aware(at, "at")
+        async with self._db.write(f"queuing a run of suite {request.suite}") as conn:
+            (run,) = await queue_runs(conn, (request,), delivery=None, at=at)
+        return run
+
+    async def get_run(self, id: int) -> Run:
+        """The run ``id``; raises ``NotFound`` if there is none."""
+        async with self._db.read(f"reading run {id}") as conn:
+            row = (await conn.execute(select(_t).where(_t.c.id == id))).one_or_none()
+        if row is None:
+            raise NotFound(f"run {id} does not exist")
+        return _run(row)
+
+    async def list_runs(
+        self,
+        *,
+        workspace: str | None = None,
+        suite: str | None = None,
+        state: str | None = None,
+        repository: str | None = None,
+        trigger_type: str | None = None,
+        delivery: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        """Runs, newest first, filtered by every argument given; ``before`` is a run id to
+        page from (exclusive). Raises ``ValueError`` for a limit outside 1..1000."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
+        statement = select(_t).order_by(_t.c.id.desc()).limit(limit)
+        filters = {
+            _t.c.workspace: workspace,
+            _t.c.suite: suite,
+            _t.c.state: state,
+            _t.c.repository: repository,
+            _t.c.trigger_type: trigger_type,
+            _t.c.delivery_id: delivery,
+        }
+        for column, value in filters.items():
+            if value is not None:
+                statement = statement.where(column == value)
+        if before is not None:
+            statement = statement.where(_t.c.id < before)
+        async with self._db.read("listing runs") as conn:
+            rows = (await conn.execute(statement)).all()
+        return [_run(row) for row in rows]
+
+
+async def queue_runs(
+    conn: AsyncConnection, requests: Sequence[RunRequest], *, delivery: int | None, at: datetime
+) -> tuple[Run, ...]:
+    """Insert ``requests`` as queued runs in the caller's write transaction, each superseding
+    the older queued runs of its (workspace, rule, lane)."""
+    if not requests:
+        return ()
+    for request in requests:
+        _check(request)
+    values = [_values(request, delivery, at) for request in requests]
+    inserted = await conn.execute(
+        _t.insert().returning(*_t.c, sort_by_parameter_order=True), values
+    )
+    queued = tuple(_run(row) for row in inserted.all())
+    for run in queued:
+        request = run.request
+        if request.lane is None:
+            continue
+        await conn.execute(
+            update(_t)
+            .where(
+                _t.c.workspace == request.workspace,
+                _t.c.rule == request.rule,
+                _t.c.lane == request.lane,
+                _t.c.state == "queued",
+                _t.c.id < run.id,
+            )
+            .values(state="superseded", superseded_by=run.id, updated_at=at)
+        )
+    return queued
+
+
+def _check(request: RunRequest) -> None:
+    # StorageError like the other aggregates: both backends must refuse the same values.
+    if request.trigger_type not in TRIGGER_TYPES:
+        raise StorageError(f"unknown trigger type {request.trigger_type!r}")
+    for name in ("workspace", "suite", "rule", "integration", "template"):
+        value = getattr(request, name) or ""
+        if len(value) > NAME_MAX:
+            raise StorageError(f"{name} must be at most {NAME_MAX} characters")
+    if request.context is not None and len(request.context) > CONTEXT_MAX:
+        raise StorageError(f"context must be at most {CONTEXT_MAX} characters")
+    if request.status_context is not None and len(request.status_context) > STATUS_CONTEXT_MAX:
+        raise StorageError(f"status_context must be at most {STATUS_CONTEXT_MAX} characters")
+
+
+def _values(request: RunRequest, delivery: int | None, at: datetime) -> dict[str, Any]:
+    return {
+        "workspace": request.workspace,
+        "suite": request.suite,
+        "rule": request.rule,
+        "integration": request.integration,
+        "trigger_type": request.trigger_type,
+        "trigger_ref": request.trigger_ref,
+        "repository": request.repository,
+        "branch": request.branch,
+        "pr_number": request.pr_number,
+        "context": request.context,
+        "template": request.template,
+        "status_context": request.status_context,
+        "lane": request.lane,
+        "config_revision": request.config_revision,
+        "delivery_id": delivery,
+        "state": "queued",
+        "superseded_by": None,
+        "parameters": dict(request.parameters),
+        "routes": dict(request.routes),
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _run(row: Row[Any]) -> Run:
+    return Run(
+        id=row.id,
+        request=RunRequest(
+            workspace=row.workspace,
+            suite=row.suite,
+            config_revision=row.config_revision,
+            trigger_type=row.trigger_type,
+            rule=row.rule,
+            integration=row.integration,
+            trigger_ref=row.trigger_ref,
+            repository=row.repository,
+            branch=row.branch,
+            pr_number=row.pr_number,
+            context=row.context,
+            template=row.template,
+            status_context=row.status_context,
+            lane=row.lane,
+            parameters=row.parameters,
+            routes=row.routes,
+        ),
+        delivery=row.delivery_id,
+        state=row.state,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        superseded_by=row.superseded_by,
+    )
