@@ -22,6 +22,7 @@ from controller.configsync.validation import ConfigValidator
 from controller.errors import MeshgateError, StorageUnavailable
 from controller.filewatch import watch_folder
 from controller.gitrepo import GitMirror
+from controller.intake.manual_runs import ManualRuns
 from controller.intake.service import Intake
 from controller.loader import ConfigLoader
 from controller.matcher.service import Matcher
@@ -31,8 +32,11 @@ from controller.settings import Settings
 from controller.storage import Storage
 from controller.web.config_status import config_status_routes
 from controller.web.config_views import config_view_routes
+from controller.web.deliveries import delivery_routes
 from controller.web.errors import EXCEPTION_HANDLERS
+from controller.web.explain import explain_routes
 from controller.web.health import health_routes
+from controller.web.runs import run_routes
 from controller.web.webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,8 @@ class Controller:
         storage: Storage,
         sync: ConfigSync,
         intake: Intake,
+        matcher: Matcher,
+        manual_runs: ManualRuns,
         background: BackgroundTasks,
     ) -> None:
         self.settings = settings
@@ -79,6 +85,11 @@ class Controller:
                     sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
                 ),
                 *webhook_routes(intake=intake),
+                *delivery_routes(storage=storage),
+                *run_routes(
+                    storage=storage, manual_runs=manual_runs, api_tokens=settings.api_tokens
+                ),
+                *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),
             ],
             exception_handlers=dict(EXCEPTION_HANDLERS),
@@ -165,11 +176,12 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             storage=storage,
         )
         background = BackgroundTasks()
+        matcher = Matcher()
         intake = Intake(
             storage=storage,
             config=lambda: sync.live,
             secrets=SecretResolver(environ=environ),
-            matcher=Matcher(),
+            matcher=matcher,
             on_recorded=ConfigPushTrigger(
                 sync=sync,
                 repo_url=settings.config_repo if settings.config_source_kind == "git" else "",
@@ -178,7 +190,13 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             ),
         )
         return Controller(
-            settings=settings, storage=storage, sync=sync, intake=intake, background=background
+            settings=settings,
+            storage=storage,
+            sync=sync,
+            intake=intake,
+            matcher=matcher,
+            manual_runs=ManualRuns(storage=storage, config=lambda: sync.live),
+            background=background,
         )
     except MeshgateError:
         await storage.close()

@@ -29,6 +29,10 @@ class Unauthenticated(PermanentError):
     """Missing or wrong credentials (webhook signature, token): HTTP 401."""
 
 
+class Forbidden(PermanentError):
+    """Authenticated or not, this is not allowed here (e.g. no API token is configured): 403."""
+
+
 class SettingsError(PermanentError):
     """A setting (environment variable or flag) has an unusable value."""
 

@@ -15,9 +15,9 @@ from controller.matcher.patterns import compile_glob, is_glob
 from controller.models.documents import ConfigDocument
 from controller.models.events import Event
 from controller.models.matching import Check
+from controller.models.runs import CONTEXT_RULE, is_valid_context
 from controller.templating import Template, TemplateError, parse, render
 
-CONTEXT_MAX = 200
 NO_BRANCH = "(no branch)"
 
 
@@ -103,11 +103,9 @@ class CompiledRule:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ContextError(f"context {self.context_text!r} must render to text")
         text = str(value)
-        if not 0 < len(text) <= CONTEXT_MAX or any(
-            c.isspace() or not c.isprintable() for c in text
-        ):
+        if not is_valid_context(text):
             raise ContextError(
-                f"context {self.context_text!r} rendered to an unusable name: it must be 1 to "
-                f"{CONTEXT_MAX} printable characters without spaces"
+                f"context {self.context_text!r} rendered to an unusable name: it must be "
+                f"{CONTEXT_RULE}"
             )
         return text

@@ -23,6 +23,15 @@ TRIGGER_TYPES: tuple[TriggerType, ...] = get_args(TriggerType)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+CONTEXT_MAX = 200
+CONTEXT_RULE = f"1 to {CONTEXT_MAX} printable characters without spaces"
+
+
+def is_valid_context(text: str) -> bool:
+    """Whether ``text`` can name an environment context (it ends up in Application and
+    namespace names, URLs and log lines)."""
+    return 0 < len(text) <= CONTEXT_MAX and all(c.isprintable() and not c.isspace() for c in text)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRequest:

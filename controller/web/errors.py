@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from controller.errors import (
     BadRequest,
+    Forbidden,
     MeshgateError,
     NotFound,
     PermanentError,
@@ -36,6 +37,8 @@ def status_for(exc: MeshgateError) -> int:
         return 400
     if isinstance(exc, Unauthenticated):
         return 401
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, TemporaryError):

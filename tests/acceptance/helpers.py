@@ -9,6 +9,7 @@ from typing import Any
 from tests.support.git_server import WorkRepo
 from tests.support.server import RunningServer
 from tests.support.waiting import eventually
+from tests.support.webhooks import ARGOCD_TOKEN, GITEA_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "example-config-repo"
@@ -50,3 +51,19 @@ async def applied(
         within=within,
         what=what,
     )
+
+
+WEBHOOK_ENVIRON = {"GITEA_WEBHOOK_SECRET": GITEA_SECRET, "ARGOCD_WEBHOOK_TOKEN": ARGOCD_TOKEN}
+
+
+def copy_example_for_webhooks(destination: Path) -> Path:
+    """The example repo with the Argo CD webhook token read from ``ARGOCD_WEBHOOK_TOKEN``
+    (the example reads a file under /run/secrets); pass ``WEBHOOK_ENVIRON`` to the server."""
+    config = copy_example(destination)
+    argocd = config / "integrations" / "argocd-staging.yaml"
+    argocd.write_text(
+        argocd.read_text().replace(
+            "{file: /run/secrets/meshgate/argocd-webhook-token}", "{env: ARGOCD_WEBHOOK_TOKEN}"
+        )
+    )
+    return config

@@ -1,0 +1,59 @@
+"""Runs API: ``GET /api/v1/runs[/{id}]`` and the manual run
+``POST /api/v1/workspaces/{ws}/suites/{suite}/runs`` (API token required)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from controller.intake.manual_runs import ManualRuns
+from controller.models.runs import RUN_STATES, TRIGGER_TYPES
+from controller.settings import Secret
+from controller.storage import Storage
+from controller.web.api_tokens import require_api_token
+from controller.web.deliveries import ID_MAX, PAGE_MAX, path_id
+from controller.web.params import int_param, json_object, text_param
+
+
+def run_routes(
+    *, storage: Storage, manual_runs: ManualRuns, api_tokens: Sequence[Secret]
+) -> list[Route]:
+    async def listing(request: Request) -> Response:
+        limit = int_param(request, "limit", default=50, low=1, high=PAGE_MAX) or 50
+        runs = await storage.list_runs(
+            workspace=text_param(request, "workspace"),
+            suite=text_param(request, "suite"),
+            state=text_param(request, "state", choices=RUN_STATES),
+            repository=text_param(request, "repository"),
+            trigger_type=text_param(request, "trigger_type", choices=TRIGGER_TYPES),
+            delivery=int_param(request, "delivery", default=None, low=1, high=ID_MAX),
+            before=int_param(request, "before", default=None, low=1, high=ID_MAX),
+            limit=limit,
+        )
+        following = runs[-1].id if len(runs) == limit else None
+        return JSONResponse({"runs": [run.to_dict() for run in runs], "next_before": following})
+
+    async def detail(request: Request) -> Response:
+        run = await storage.get_run(path_id(request, "run"))
+        return JSONResponse(run.to_dict())
+
+    async def start(request: Request) -> Response:
+        require_api_token(request, api_tokens)
+        options = await json_object(request, optional=True)
+        run = await manual_runs.start(
+            workspace=request.path_params["ws"],
+            suite=request.path_params["suite"],
+            options=options,
+        )
+        return JSONResponse(
+            run.to_dict(), status_code=201, headers={"Location": f"/api/v1/runs/{run.id}"}
+        )
+
+    return [
+        Route("/api/v1/runs", listing, methods=["GET"]),
+        Route("/api/v1/runs/{id:int}", detail, methods=["GET"]),
+        Route("/api/v1/workspaces/{ws}/suites/{suite}/runs", start, methods=["POST"]),
+    ]
