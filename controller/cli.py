@@ -1,4 +1,4 @@
-"""The ``meshgate`` command: ``serve`` and ``validate``.
+"""The ``meshgate`` command: ``serve``, ``validate`` and ``explain``.
 
 This is the CLI's composition root: the only place that reads ``os.environ`` (handing it to
 settings) and configures logging.
@@ -14,17 +14,23 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
 from controller import __version__
 from controller.app import build_controller
+from controller.clients.meshgate_api import explain_remotely
 from controller.configsync.validation import ConfigValidator
 from controller.errors import MeshgateError, SettingsError
+from controller.intake.explain import explain
+from controller.intake.explain_text import format_explanation
 from controller.loader import ConfigLoader
+from controller.matcher.service import Matcher
 from controller.models.problems import Problem
+from controller.models.snapshot import ConfigSnapshot
 from controller.settings import Settings, load_settings
 
 log = logging.getLogger("controller")
@@ -66,6 +72,32 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--config-path", default="", help="subfolder holding the documents")
     validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.set_defaults(handler=_validate)
+
+    explain = commands.add_parser(
+        "explain",
+        help="show which trigger rules a webhook payload starts, and why the others do not",
+        description="Evaluate a webhook body against the config without side effects. "
+        "Exit 0 when at least one run would be queued, 1 when none, 2 on bad input.",
+    )
+    explain.add_argument("file", help="the webhook body (JSON); - reads standard input")
+    explain.add_argument("--source", required=True, choices=("argocd", "gitea"))
+    explain.add_argument(
+        "--event", default="", help="Gitea event (X-Gitea-Event); inferred when omitted"
+    )
+    explain.add_argument(
+        "--config",
+        help="config repo folder (default: MESHGATE_CONFIG_REPO when it is a folder, "
+        "else ./example-config-repo)",
+    )
+    explain.add_argument("--config-path", default="", help="subfolder holding the documents")
+    explain.add_argument(
+        "--server", help="ask a running meshgate about its live config, e.g. http://localhost:5016"
+    )
+    explain.add_argument("--workspace", help="only this workspace's integrations")
+    explain.add_argument("--integration", help="only this integration")
+    explain.add_argument("--rule", help="only this rule")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(handler=_explain)
     return parser
 
 
@@ -129,7 +161,10 @@ async def _run_server(settings: Settings, environ: Mapping[str, str]) -> None:
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before anything starts: uvicorn reports a taken port by exiting the process."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # protocol says TCP, and without it a response written in two parts (headers, then a
+    # JSON body) waits ~40 ms for the client's delayed ACK.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
@@ -181,6 +216,68 @@ def _print_json(
     }
     json.dump(report, out, indent=2)
     out.write("\n")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    name = "<stdin>" if args.file == "-" else args.file
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"meshgate explain: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    options = {"workspace": args.workspace, "integration": args.integration, "rule": args.rule}
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        where = f":{exc.lineno}:{exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        print(f"{name}{where}: not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.server:
+            report = explain_remotely(
+                args.server, source=args.source, body=body, event=args.event, **options
+            )
+        else:
+            report = _explain_locally(args, body, options)
+    except MeshgateError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_explanation(report))
+    would_queue = any(verdict["would_queue"] for verdict in report["integrations"])
+    return 0 if would_queue else 1
+
+
+def _explain_locally(
+    args: argparse.Namespace, body: bytes, options: Mapping[str, str | None]
+) -> dict[str, Any]:
+    settings = load_settings(os.environ, {"config_repo": args.config})
+    if settings.config_source_kind != "folder":
+        raise SettingsError("MESHGATE_CONFIG_REPO is a Git URL: use --config FOLDER or --server")
+    root = Path(settings.config_repo)
+    if not root.is_dir():
+        raise SettingsError(f"config folder {root} does not exist (use --config or --server)")
+    tree = ConfigLoader().load_tree(root, args.config_path.strip("/"))
+    problems = [*tree.problems, *ConfigValidator().validate(tree.documents)]
+    if problems:
+        raise SettingsError(
+            f"the config in {root} has {len(problems)} problems; see: meshgate validate {root}"
+        )
+    snapshot = ConfigSnapshot.build(
+        revision=tree.content_hash, loaded_at=datetime.now(UTC), documents=tree.documents
+    )
+    explanation = explain(
+        snapshot=snapshot,
+        matcher=Matcher(),
+        source=args.source,
+        body=body,
+        gitea_event=args.event,
+        **options,
+    )
+    return explanation.to_dict()
 
 
 def _display_path(root: Path, relative: str) -> str:

@@ -4,10 +4,13 @@ Hypothesis is derandomized so a red build always reproduces."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from controller.settings import Settings
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 if os.environ.get("CI"):
@@ -31,3 +34,18 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings for a server on ``config_repo`` with its data in this test's tmp dir."""
+
+    def build(config_repo: str, *, poll: float = 1.0, **extra: object) -> Settings:
+        return Settings(
+            config_repo=config_repo,
+            poll_interval=timedelta(seconds=poll),
+            data_dir=tmp_path / "data",
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return build

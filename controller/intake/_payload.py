@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,31 @@ def decode_json_object(body: bytes | str) -> JsonObject:
         ) from exc
     except RecursionError as exc:
         raise InvalidPayload("body is not usable JSON: nested too deeply") from exc
+    except ValueError as exc:  # an integer longer than Python converts (sys.int_info)
+        raise InvalidPayload(
+            "body is not usable JSON: an integer has more than "
+            f"{sys.get_int_max_str_digits()} digits"
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidPayload(f"body must be a JSON object, got {json_type(data)}")
     return JsonObject(data, "")
+
+
+# Pull request numbers are stored as 64-bit integers.
+MAX_PR_NUMBER = 2**63 - 1
+
+
+def _checked_text(value: str, field: str) -> str:
+    """``value`` if it can be stored as text: JSON escapes can produce a lone surrogate
+    (``"\\ud800"``), which UTF-8 cannot encode, or NUL, which PostgreSQL text cannot hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        escape = f"\\u{ord(value[exc.start]):04x}"
+        raise InvalidPayload(f"contains a lone surrogate ({escape})", field=field) from exc
+    if "\x00" in value:
+        raise InvalidPayload("contains a NUL character (\\u0000)", field=field)
+    return value
 
 
 def form_payload(body: bytes) -> str:
@@ -96,7 +119,8 @@ class JsonObject:
     """A JSON object at dotted path ``path`` (``""``: the body), with typed accessors.
 
     ``required_*`` raise when the key is missing or null; ``optional_*`` return the empty
-    value for a missing or null key. Both raise when the value has the wrong type.
+    value for a missing or null key. Both raise when the value has the wrong type, and the
+    string accessors when a string holds what no database stores (a lone surrogate, NUL).
     """
 
     data: Mapping[str, Any]
@@ -121,7 +145,7 @@ class JsonObject:
             raise self._wrong(key, "a string", value)
         if non_empty and not value:
             raise InvalidPayload("must not be empty", field=self.where(key))
-        return value
+        return _checked_text(value, self.where(key))
 
     def optional_str(self, key: str) -> str:
         value = self._get(key, False)
@@ -129,7 +153,7 @@ class JsonObject:
             return ""
         if not isinstance(value, str):
             raise self._wrong(key, "a string", value)
-        return value
+        return _checked_text(value, self.where(key))
 
     def required_int(self, key: str) -> int:
         value = self._get(key, True)
@@ -170,6 +194,7 @@ class JsonObject:
                 raise InvalidPayload(
                     f"expected a string, got {json_type(item)}", field=f"{self.where(key)}[{index}]"
                 )
+            _checked_text(item, f"{self.where(key)}[{index}]")
         return tuple(value)
 
     def raw(self, key: str) -> Any:

@@ -15,6 +15,7 @@ import re
 from typing import Final
 
 from controller.intake._payload import (
+    MAX_PR_NUMBER,
     InvalidPayload,
     JsonObject,
     decode_json_object,
@@ -85,4 +86,8 @@ def _pr_number(payload: JsonObject, app_name: str) -> int | None:
         )
     if value <= 0:
         raise InvalidPayload(f"expected a positive integer, got {value}", field="pr_number")
+    if value > MAX_PR_NUMBER:
+        raise InvalidPayload(
+            f"expected at most {MAX_PR_NUMBER}, got {shown(value)}", field="pr_number"
+        )
     return value

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from controller.intake._payload import (
+    MAX_PR_NUMBER,
     InvalidPayload,
     JsonObject,
     commit_sha,
@@ -201,6 +202,10 @@ def _pull_request(payload: JsonObject, common: _Common) -> Event:
     number = payload.required_int("number")
     if number <= 0:
         raise InvalidPayload(f"expected a positive integer, got {number}", field="number")
+    if number > MAX_PR_NUMBER:
+        raise InvalidPayload(
+            f"expected at most {MAX_PR_NUMBER}, got {shown(number)}", field="number"
+        )
     pr = payload.required_object("pull_request")
     base = pr.required_object("base")
     head = pr.required_object("head")

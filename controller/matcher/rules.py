@@ -6,7 +6,7 @@ applied, globs compiled, the context template parsed), so per-event work is comp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,13 @@ def value_matcher(pattern: str) -> Callable[[str], bool]:
     if is_glob(pattern):
         return compile_glob(pattern)
     return pattern.__eq__
+
+
+def context_scope(event: Event) -> dict[str, Any]:
+    """What a rule's context template reads. Fields the event does not have (``pr_number``
+    of a push) are left out rather than rendered as ``null``: ``pr-${event.pr_number}`` must
+    fail with a reason, not name an environment ``pr-null``."""
+    return {"event": {k: v for k, v in event.to_dict().items() if v is not None}}
 
 
 class ContextError(Exception):
@@ -86,16 +93,11 @@ class CompiledRule:
             ),
         )
 
-    def render_context(self, event: Event) -> str | None:
-        """The environment context for ``event``, or ``None`` when the rule has none.
-
-        Fields the event does not have (``pr_number`` of a push) are left out of the scope
-        rather than rendered as ``null``: ``pr-${event.pr_number}`` must fail with a reason,
-        not name an environment ``pr-null``. Raises ``ContextError``.
-        """
+    def render_context(self, scope: Mapping[str, Any]) -> str | None:
+        """The environment context in ``scope`` (``context_scope(event)``), or ``None`` when
+        the rule has none. Raises ``ContextError``."""
         if self.context_template is None:
             return None
-        scope = {"event": {k: v for k, v in event.to_dict().items() if v is not None}}
         try:
             value = render(self.context_template, scope)
         except TemplateError as exc:

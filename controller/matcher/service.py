@@ -10,19 +10,20 @@ live snapshot changes; a snapshot is immutable, so an index can never go stale.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from controller.matcher.patterns import PatternIndex
-from controller.matcher.rules import CompiledRule, ContextError, value_matcher
+from controller.matcher.rules import CompiledRule, ContextError, context_scope, value_matcher
 from controller.models.documents import ConfigDocument
 from controller.models.events import Event
 from controller.models.matching import Check, MatchReport, RuleDecision
 from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
 
-LISTED_MISSES = 50
+# An integration with more rules than this lists only the rules whose repository matched.
+LISTED_MISSES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class Match:
 @dataclass(frozen=True, slots=True)
 class _IntegrationRules:
     rules: tuple[CompiledRule, ...]
+    by_name: dict[str, CompiledRule]
     by_repository: PatternIndex[CompiledRule]
     app_filter: str
 
@@ -54,8 +56,9 @@ class Matcher:
     ) -> Match:
         """Decide every rule of ``integration`` for ``event`` and plan one run per match.
 
-        ``only_rule`` evaluates that rule alone (``explain --rule``); ``listed_misses=None``
-        lists every rule instead of the first ``LISTED_MISSES`` whose repository differs.
+        ``only_rule`` evaluates that rule alone (``explain --rule``). Rules whose repository
+        differs are listed too when the integration has at most ``listed_misses`` rules
+        (``None``: always); otherwise the report only counts them.
         """
         indexed = self._rules(snapshot, integration)
         base: dict[str, Any] = {
@@ -81,16 +84,15 @@ class Matcher:
             return Match(report, ())
 
         candidates = indexed.by_repository.find(event.repository)
-        chosen = {rule.name for rule in candidates}
-        misses = [rule for rule in indexed.rules if rule.name not in chosen]
         if only_rule is not None:
             candidates = [rule for rule in candidates if rule.name == only_rule]
-            misses = [rule for rule in misses if rule.name == only_rule]
-        listed = misses if listed_misses is None else misses[:listed_misses]
-        decided = [(rule, _decide(rule, event, repository_matches=True)) for rule in candidates]
-        decided.extend((rule, _decide(rule, event, repository_matches=False)) for rule in listed)
+        listed = self._misses(indexed, candidates, only_rule, listed_misses)
+        scope = context_scope(event)
+        decided = [(rule, _decide(rule, event, scope, matches=True)) for rule in candidates]
+        decided.extend((rule, _decide(rule, event, scope, matches=False)) for rule in listed)
         decisions = [decision for _, decision in decided]
-        unlisted = 0 if only_rule is not None else len(misses) - len(listed)
+        considered = 1 if only_rule is not None else len(indexed.rules)
+        unlisted = 0 if only_rule is not None else considered - len(decided)
         runs = tuple(
             _plan(rule, decision, event, snapshot, integration)
             for rule, decision in decided
@@ -104,6 +106,24 @@ class Matcher:
             **base,
         )
         return Match(report, runs)
+
+    @staticmethod
+    def _misses(
+        indexed: _IntegrationRules,
+        candidates: list[CompiledRule],
+        only_rule: str | None,
+        listed_misses: int | None,
+    ) -> list[CompiledRule]:
+        """The rules to list although their repository differs: all of them for a small
+        integration (or when asked), none for a large one, where walking them would make
+        every delivery pay for the size of the config."""
+        if only_rule is not None:
+            found = indexed.by_name.get(only_rule)
+            return [found] if found is not None and found not in candidates else []
+        if listed_misses is not None and len(indexed.rules) > listed_misses:
+            return []
+        chosen = {rule.name for rule in candidates}
+        return [rule for rule in indexed.rules if rule.name not in chosen]
 
     def _rules(self, snapshot: ConfigSnapshot, integration: ConfigDocument) -> _IntegrationRules:
         if snapshot is not self._snapshot:
@@ -136,6 +156,7 @@ def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _Integratio
         app_filter = integration.spec.get("config", {}).get("app_filter", "")
     return _IntegrationRules(
         rules=rules,
+        by_name={rule.name: rule for rule in rules},
         by_repository=PatternIndex((rule.repository, rule) for rule in rules),
         app_filter=app_filter,
     )
@@ -149,8 +170,11 @@ def _app_filter_check(app_filter: str, event: Event) -> Check | None:
     )
 
 
-def _decide(rule: CompiledRule, event: Event, *, repository_matches: bool) -> RuleDecision:
-    checks = rule.checks(event, repository_matches=repository_matches)
+def _decide(
+    rule: CompiledRule, event: Event, scope: Mapping[str, Any], *, matches: bool
+) -> RuleDecision:
+    """``matches``: whether the rule's repository pattern matched (the index knows)."""
+    checks = rule.checks(event, repository_matches=matches)
     failed = [check for check in checks if not check.passed]
     if failed:
         reason = "; ".join(_failure(check) for check in failed)
@@ -158,12 +182,12 @@ def _decide(rule: CompiledRule, event: Event, *, repository_matches: bool) -> Ru
             rule=rule.name, suite=rule.suite, outcome="not_matched", reason=reason, checks=checks
         )
     try:
-        context = rule.render_context(event)
+        context = rule.render_context(scope)
     except ContextError as exc:
         return RuleDecision(
             rule=rule.name, suite=rule.suite, outcome="error", reason=str(exc), checks=checks
         )
-    reason = f"queued {rule.suite}" + (f" in context {context!r}" if context else "")
+    reason = f"runs {rule.suite}" + (f" in context {context!r}" if context else "")
     return RuleDecision(
         rule=rule.name,
         suite=rule.suite,

@@ -79,7 +79,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``revisions`` as a list); ``from_dict`` reverses it."""
-        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["revisions"] = list(self.revisions)
         return data
 
@@ -89,3 +89,7 @@ class Event:
         values = dict(data)
         values["revisions"] = tuple(values.get("revisions", ()))
         return cls(**values)
+
+
+# dataclasses.fields() is slow, and to_dict runs for every delivery.
+_FIELD_NAMES = tuple(field.name for field in fields(Event))

@@ -96,10 +96,11 @@ class MatchReport:
       reason, or the integration's ``app_filter``); no rule is evaluated then.
     - ``filter_check``: the Argo CD integration's ``app_filter`` against the app name.
     - ``rules_total``: the integration's rules in the config revision.
-    - ``decisions``: every rule whose ``repository`` matched, then others in name order up to
-      a cap; ``unlisted`` counts the rest (their ``repository`` did not match either). With
-      tens of rules, every rule is listed; with thousands, storing thousands of "repository
-      does not match" lines per delivery would cost more than it tells.
+    - ``decisions``: every rule whose ``repository`` matched, then, for an integration of
+      at most a hundred rules, every other rule; ``unlisted`` counts the rules left out
+      (their ``repository`` did not match). With thousands of rules, evaluating and storing
+      thousands of "repository does not match" lines per delivery would cost more than it
+      tells; ``explain --rule NAME`` evaluates any one rule in full.
     """
 
     config_revision: str

@@ -9,6 +9,7 @@ success, roll back on error, and turn library exceptions into ``StorageUnavailab
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,11 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._closed = False
+        # SQLite has one write lock per file. Waiting for it in SQLite's busy handler means
+        # sleeping in growing steps (up to 100 ms) while the lock may already be free, so
+        # this process's writers queue here instead and reach BEGIN IMMEDIATE one at a time.
+        # Other processes on the same file still meet the busy timeout.
+        self._sqlite_writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -49,7 +55,11 @@ class Database:
     @asynccontextmanager
     async def write(self, doing: str) -> AsyncIterator[AsyncConnection]:
         """A transaction that changes rows (holds SQLite's write lock from the start)."""
-        async with self._transaction(doing, writes=True) as conn:
+        if self._sqlite_writers is None:
+            async with self._transaction(doing, writes=True) as conn:
+                yield conn
+            return
+        async with self._sqlite_writers, self._transaction(doing, writes=True) as conn:
             yield conn
 
     @asynccontextmanager

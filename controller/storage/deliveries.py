@@ -1,9 +1,10 @@
 """Webhook deliveries: record each once, whoever receives it and however often.
 
-``record_delivery`` is one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` with no conflict
-target, so either unique constraint — ``(source, delivery_id)`` or ``(workspace,
-semantic_key)`` — turns a repeat into "no row". The earlier row is then read in the same
-write transaction and returned with ``duplicate=True``. Never check-then-insert: replicas
+``record_delivery`` hands the row to the group-commit writer (``delivery_batches``), which
+inserts with ``INSERT … ON CONFLICT DO NOTHING RETURNING`` and no conflict target, so either
+unique constraint — ``(source, delivery_id)`` or ``(workspace, semantic_key)`` — turns a
+repeat into "no row". The earlier row is then read in the same write transaction and
+returned with ``duplicate=True``. Never check-then-insert: replicas
 receiving the same delivery at once end with one row, and exactly one of them sees
 ``duplicate=False``. On PostgreSQL (read committed) the insert waits for a concurrent
 uncommitted insert of the same key, and the following read sees that row once committed; on
@@ -17,10 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
 from controller.errors import NotFound, StorageError
 from controller.models.deliveries import Delivery, RecordedDelivery, semantic_key
@@ -28,14 +27,12 @@ from controller.models.events import Event
 from controller.models.matching import MatchReport
 from controller.models.runs import RunRequest
 from controller.storage.database import Database
-from controller.storage.runs import queue_runs
+from controller.storage.delivery_batches import DeliveryBatcher, PendingDelivery
+from controller.storage.rows import delivery_from_row
 from controller.storage.tables import DELIVERY_ID_MAX, DELIVERY_SOURCE_MAX, NAME_MAX, deliveries
 from controller.storage.types import require_aware
 
 MAX_LIST_LIMIT = 1000
-# Attempts to insert-or-find within one transaction; a second one only matters if the
-# conflicting row disappears in between (never, until deliveries are pruned).
-_ATTEMPTS = 3
 
 _t = deliveries
 
@@ -44,6 +41,7 @@ class DeliveryQueries:
     """The delivery part of ``Storage`` (mixed in; needs ``_db``)."""
 
     _db: Database
+    _delivery_batches: DeliveryBatcher
 
     async def record_delivery(
         self,
@@ -70,38 +68,37 @@ class DeliveryQueries:
         _check_lengths(source, delivery_id, integration, workspace)
         require_aware(received_at, "received_at")
         key = semantic_key(event)
-        statement = (
-            self._db.upsert(_t)
-            .values(
-                source=source,
-                delivery_id=delivery_id or None,
-                semantic_key=key,
-                integration=integration,
-                workspace=workspace,
-                event_type=event.type,
-                repository=event.repository,
-                revision=event.revision,
-                trigger=event.trigger,
-                event=event.to_dict(),
-                body=body,
-                received_at=received_at,
-                config_revision=None if match is None else match.config_revision,
-                decisions=None if match is None else match.to_dict(),
-            )
-            .on_conflict_do_nothing()
-            .returning(*_t.c)
+        values = {
+            "source": source,
+            "delivery_id": delivery_id or None,
+            "semantic_key": key,
+            "integration": integration,
+            "workspace": workspace,
+            "event_type": event.type,
+            "repository": event.repository,
+            "revision": event.revision,
+            "trigger": event.trigger,
+            "event": event.to_dict(),
+            "body": body,
+            "received_at": received_at,
+            "config_revision": None if match is None else match.config_revision,
+            "decisions": None if match is None else match.to_dict(),
+        }
+        delivery = Delivery(
+            id=0,
+            source=source,
+            delivery_id=delivery_id,
+            semantic_key=key,
+            integration=integration,
+            workspace=workspace,
+            event=event,
+            body=body.decode("utf-8", "surrogateescape"),
+            received_at=received_at,
+            config_revision="" if match is None else match.config_revision,
+            match=match,
         )
-        doing = f"recording {source} delivery {delivery_id or '(no id)'}"
-        async with self._db.write(doing) as conn:
-            for _ in range(_ATTEMPTS):
-                row = (await conn.execute(statement)).one_or_none()
-                if row is not None:
-                    queued = await queue_runs(conn, runs, delivery=row.id, at=received_at)
-                    return RecordedDelivery(_delivery(row), duplicate=False, runs=queued)
-                earlier = await _earlier(conn, source, delivery_id, workspace, key)
-                if earlier is not None:
-                    return RecordedDelivery(_delivery(earlier), duplicate=True)
-        raise StorageError(f"{doing}: it conflicts with a delivery that cannot be found")
+        pending = PendingDelivery(values, runs, delivery, received_at)
+        return await self._delivery_batches.record(pending)
 
     async def get_delivery(self, id: int) -> Delivery:
         """The delivery recorded as ``id``; raises ``NotFound`` if there is none."""
@@ -109,7 +106,7 @@ class DeliveryQueries:
             row = (await conn.execute(select(_t).where(_t.c.id == id))).one_or_none()
         if row is None:
             raise NotFound(f"delivery {id} was never recorded")
-        return _delivery(row)
+        return delivery_from_row(row)
 
     async def recent_deliveries(
         self,
@@ -132,23 +129,7 @@ class DeliveryQueries:
             statement = statement.where(_t.c.workspace == workspace)
         async with self._db.read("listing deliveries") as conn:
             rows = (await conn.execute(statement)).all()
-        return [_delivery(row) for row in rows]
-
-
-async def _earlier(
-    conn: AsyncConnection, source: str, delivery_id: str, workspace: str, key: str | None
-) -> Row[Any] | None:
-    # The same delivery id first: a provider retry also has the same semantic key, but a
-    # replay under a new id matches on the semantic key only.
-    if delivery_id:
-        same_id = select(_t).where(_t.c.source == source, _t.c.delivery_id == delivery_id)
-        row = (await conn.execute(same_id)).one_or_none()
-        if row is not None:
-            return row
-    if key is not None:
-        same_event = select(_t).where(_t.c.workspace == workspace, _t.c.semantic_key == key)
-        return (await conn.execute(same_event)).one_or_none()
-    return None
+        return [delivery_from_row(row) for row in rows]
 
 
 def _check_lengths(source: str, delivery_id: str, integration: str, workspace: str) -> None:
@@ -164,19 +145,3 @@ def _check_lengths(source: str, delivery_id: str, integration: str, workspace: s
     for name, value in (("integration", integration), ("workspace", workspace)):
         if len(value) > NAME_MAX:
             raise StorageError(f"{name} must be at most {NAME_MAX} characters, got {len(value)}")
-
-
-def _delivery(row: Row[Any]) -> Delivery:
-    return Delivery(
-        id=row.id,
-        source=row.source,
-        delivery_id=row.delivery_id or "",
-        semantic_key=row.semantic_key,
-        integration=row.integration,
-        workspace=row.workspace,
-        event=Event.from_dict(row.event),
-        body=bytes(row.body).decode("utf-8", "surrogateescape"),
-        received_at=row.received_at,
-        config_revision=row.config_revision or "",
-        match=None if row.decisions is None else MatchReport.from_dict(row.decisions),
-    )

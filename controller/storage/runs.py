@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Update, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
@@ -26,6 +26,36 @@ MAX_LIST_LIMIT = 1000
 _t = runs
 
 
+def _supersede_statement() -> Update:
+    """Mark superseded every queued run older than the newest queued run of its lane, for
+    the lanes in ``:lanes`` ((workspace, rule, lane) tuples). Built once: it runs with
+    every batch of deliveries."""
+    newer = _t.alias("newer")
+    newest = (
+        select(func.max(newer.c.id))
+        .where(
+            newer.c.workspace == _t.c.workspace,
+            newer.c.rule == _t.c.rule,
+            newer.c.lane == _t.c.lane,
+            newer.c.state == "queued",
+        )
+        .scalar_subquery()
+    )
+    return (
+        update(_t)
+        .where(
+            _t.c.state == "queued",
+            tuple_(_t.c.workspace, _t.c.rule, _t.c.lane).in_(bindparam("lanes", expanding=True)),
+            _t.c.id < newest,
+        )
+        .values(state="superseded", superseded_by=newest, updated_at=bindparam("at"))
+    )
+
+
+_SUPERSEDE = _supersede_statement()
+_INSERT = _t.insert().returning(_t.c.id, _t.c.delivery_id, _t.c.rule)
+
+
 class RunQueries:
     """The run part of ``Storage`` (mixed in; needs ``_db``)."""
 
@@ -35,7 +65,7 @@ class RunQueries:
         """Queue one run without a delivery (a manual run)."""
         require_aware(at, "at")
         async with self._db.write(f"queuing a run of suite {request.suite}") as conn:
-            (run,) = await queue_runs(conn, (request,), delivery=None, at=at)
+            (run,) = await queue_runs(conn, [(request, None)], at=at)
         return run
 
     async def get_run(self, id: int) -> Run:
@@ -82,34 +112,40 @@ class RunQueries:
 
 
 async def queue_runs(
-    conn: AsyncConnection, requests: Sequence[RunRequest], *, delivery: int | None, at: datetime
+    conn: AsyncConnection, runs: Sequence[tuple[RunRequest, int | None]], *, at: datetime
 ) -> tuple[Run, ...]:
-    """Insert ``requests`` as queued runs in the caller's write transaction, each superseding
-    the older queued runs of its (workspace, rule, lane)."""
-    if not requests:
+    """Insert ``runs`` (each a request and its delivery id, ``None`` for a manual run) as
+    queued in the caller's write transaction; then every older queued run of a lane that
+    got a new run is superseded by the newest one, in one statement for the whole batch.
+
+    At most one run per (delivery, rule): rows are matched back by that pair, since a
+    multi-row ``RETURNING`` has no guaranteed order.
+    """
+    if not runs:
         return ()
-    for request in requests:
+    for request, _ in runs:
         _check(request)
-    values = [_values(request, delivery, at) for request in requests]
-    inserted = await conn.execute(
-        _t.insert().returning(*_t.c, sort_by_parameter_order=True), values
-    )
-    queued = tuple(_run(row) for row in inserted.all())
-    for run in queued:
-        request = run.request
-        if request.lane is None:
-            continue
-        await conn.execute(
-            update(_t)
-            .where(
-                _t.c.workspace == request.workspace,
-                _t.c.rule == request.rule,
-                _t.c.lane == request.lane,
-                _t.c.state == "queued",
-                _t.c.id < run.id,
-            )
-            .values(state="superseded", superseded_by=run.id, updated_at=at)
+    values = [_values(request, delivery, at) for request, delivery in runs]
+    rows = (await conn.execute(_INSERT, values)).all()
+    ids = {(row.delivery_id, row.rule): row.id for row in rows}
+    queued = tuple(
+        Run(
+            id=ids[(delivery, request.rule)],
+            request=request,
+            delivery=delivery,
+            state="queued",
+            created_at=at,
+            updated_at=at,
         )
+        for request, delivery in runs
+    )
+    lanes = {
+        (run.request.workspace, run.request.rule, run.request.lane)
+        for run in queued
+        if run.request.lane is not None
+    }
+    if lanes:
+        await conn.execute(_SUPERSEDE, {"lanes": sorted(lanes), "at": at})
     return queued
 
 

@@ -16,6 +16,7 @@ from controller.errors import StorageError, StorageUnavailable
 from controller.storage.config_revisions import ConfigRevisionQueries
 from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
+from controller.storage.delivery_batches import DeliveryBatcher
 from controller.storage.engine import create_engine
 from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
@@ -26,6 +27,7 @@ class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries):
 
     def __init__(self, *, database: Database) -> None:
         self._db = database
+        self._delivery_batches = DeliveryBatcher(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Storage:
@@ -65,6 +67,7 @@ class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries):
 
     async def close(self) -> None:
         """Close every connection. Idempotent; the storage cannot be used afterwards."""
+        await self._delivery_batches.close()
         await self._db.dispose()
 
     async def __aenter__(self) -> Storage:

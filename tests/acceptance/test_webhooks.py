@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -13,16 +11,20 @@ from typing import Any
 import pytest
 
 from controller.settings import Settings
-from tests.acceptance.helpers import REPO_ROOT, config_status, copy_example
+from tests.acceptance.helpers import config_status, copy_example
 from tests.support.server import RunningServer, running_server
 from tests.support.waiting import eventually
+from tests.support.webhooks import (
+    ARGOCD_TOKEN,
+    FIXTURES,
+    GITEA_SECRET,
+    HEADER_FILES,
+    fixture_request,
+    signed,
+)
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "gitea" / "assembled"
-GITEA_SECRET = "gitea-fixture-secret"
-ARGOCD_TOKEN = "argocd-webhook-token-1234"
-HEADER_FILES = sorted(FIXTURES.glob("webhook-*.headers.json"))
 SettingsFor = Callable[..., Settings]
 
 
@@ -39,22 +41,6 @@ async def server(tmp_path: Path, settings_for: SettingsFor) -> AsyncIterator[Run
     async with running_server(settings_for(str(config), poll=3600), environ=environ) as running:
         await eventually(lambda: config_status(running), until=lambda s: s["applied"] is not None)
         yield running
-
-
-def fixture_request(headers_file: Path) -> tuple[dict[str, str], bytes]:
-    spec = json.loads(headers_file.read_text())
-    body = (FIXTURES / spec["body_file"]).read_bytes()
-    return spec["headers"], body
-
-
-def signed(body: bytes, event: str = "push") -> dict[str, str]:
-    signature = hmac.new(GITEA_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-Gitea-Event": event,
-        "X-Gitea-Delivery": hashlib.md5(body).hexdigest(),
-        "X-Gitea-Signature": signature,
-    }
 
 
 @pytest.mark.parametrize("headers_file", HEADER_FILES, ids=lambda p: p.name.split(".")[0])

@@ -166,3 +166,24 @@ async def test_record_delivery_concurrent_copies_queue_one_run(storage: Storage)
     results = await asyncio.gather(*(_deliver(storage, _push(1), REQUEST) for _ in range(10)))
     assert sorted(len(runs) for _, runs in results) == [0] * 9 + [1]
     assert len(await storage.list_runs()) == 1
+
+
+async def test_record_delivery_concurrent_batch_mixes_new_repeats_and_a_bad_one(
+    storage: Storage,
+) -> None:
+    bad = dataclasses.replace(REQUEST, rule="bad", context="x" * 201)
+    calls = [
+        _deliver(storage, _push(n), dataclasses.replace(REQUEST, lane=f"l{n}")) for n in range(20)
+    ]
+    calls += [_deliver(storage, _push(n), REQUEST) for n in range(5)]  # repeats of 0..4
+    calls.append(_deliver(storage, _push(99), REQUEST, bad))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], StorageError)
+    assert len(await storage.recent_deliveries(limit=100)) == 20
+    assert len(await storage.list_runs(limit=100)) == 20
+    delivered = [r for r in results if not isinstance(r, BaseException)]
+    ids = [delivery for delivery, _ in delivered]
+    assert sorted(set(ids)) == sorted(ids[:20])

@@ -133,6 +133,7 @@ def test_normalize_argocd_records_optional_fields_and_ignores_unknown_ones() -> 
         ({"pr_number": 1.5}, "pr_number", "expected an integer or a numeric string"),
         ({"pr_number": True}, "pr_number", "expected an integer or a numeric string"),
         ({"pr_number": -3}, "pr_number", "expected a positive integer"),
+        ({"pr_number": 2**63}, "pr_number", "expected at most 9223372036854775807"),
     ],
 )
 def test_normalize_argocd_rejects_wrong_fields(

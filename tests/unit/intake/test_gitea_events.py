@@ -445,6 +445,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
             "number: expected an integer, got boolean",
         ),
         ("webhook-pull_request-opened.json", "number", 0, "number: expected a positive integer"),
+        ("webhook-pull_request-opened.json", "number", 2**63, "number: expected at most"),
         ("webhook-pull_request-opened.json", "action", _DELETE, r"action: is required \(missing\)"),
         ("webhook-pull_request-opened.json", "pull_request", None, r"pull_request: is required"),
         (

@@ -181,7 +181,7 @@ spec:
 """
 
 
-def test_matcher_lists_candidates_then_a_capped_number_of_misses() -> None:
+def test_matcher_large_integration_lists_only_the_candidates() -> None:
     rules = [rule(f"r{n:03d}", f"org/svc-{n}") for n in range(120)]
     rules += [rule("glob", "org/*"), rule("disabled", "org/svc-7", enabled=False)]
     snapshot = snapshot_of("---\n".join([RULES_HEADER, *rules]))
@@ -194,8 +194,8 @@ def test_matcher_lists_candidates_then_a_capped_number_of_misses() -> None:
     assert [d.rule for d in report.decisions[:3]] == ["disabled", "glob", "r007"]
     assert [d.outcome for d in report.decisions[:3]] == ["not_matched", "matched", "matched"]
     assert report.decisions[0].failed == ("enabled",)
-    assert len(report.decisions) == 3 + LISTED_MISSES
-    assert report.unlisted == 122 - 3 - LISTED_MISSES
+    assert len(report.decisions) == 3
+    assert report.unlisted == 122 - 3
     assert {run.rule for run in match.runs} == {"glob", "r007"}
 
     every = matcher.match(
@@ -210,6 +210,18 @@ def test_matcher_lists_candidates_then_a_capped_number_of_misses() -> None:
     )
     assert [d.rule for d in only.report.decisions] == ["r100"]
     assert (only.runs, only.report.unlisted) == ((), 0)
+
+
+def test_matcher_small_integration_lists_every_rule() -> None:
+    rules = [rule(f"r{n:03d}", f"org/svc-{n}") for n in range(LISTED_MISSES)]
+    snapshot = snapshot_of("---\n".join([RULES_HEADER, *rules]))
+    event = dataclasses.replace(PUSH, repository="org/svc-7")
+    match = Matcher().match(event, snapshot=snapshot, integration=integration(snapshot, "gitea"))
+
+    assert match.report.decisions[0].rule == "r007"
+    assert len(match.report.decisions) == LISTED_MISSES
+    assert match.report.unlisted == 0
+    assert match.report.decisions[1].failed == ("repository",)
 
 
 def test_matcher_uses_the_rules_of_the_snapshot_it_is_given() -> None:

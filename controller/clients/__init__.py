@@ -1,0 +1,1 @@
+"""HTTP clients of the systems meshgate talks to: the only package that imports ``httpx``."""

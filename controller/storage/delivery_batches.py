@@ -1,0 +1,247 @@
+"""Group commit for deliveries: many webhook deliveries, one write transaction.
+
+Every delivery must be committed before it is acknowledged, and with SQLite every commit
+takes the database's single write lock. One transaction per delivery makes concurrent
+webhooks queue for that lock (and, across connections, sleep in SQLite's busy handler). So
+deliveries are handed to one writer task per ``Storage``: it takes every delivery waiting,
+writes them in one transaction with multi-row statements (deliveries, then runs, then one
+supersede), commits, and only then answers each caller. Nothing waits on a timer: the writer
+lets the tasks already runnable go first (two event loop turns), then takes what is queued;
+under low load a batch is one delivery, under load the deliveries that arrived meanwhile.
+
+Guarantees: a caller gets its result only after the commit that holds its row; a duplicate
+(of an earlier row, or of another delivery in the same batch) is answered with the row that
+won, and queues nothing. If a batch fails, each delivery is retried in a transaction of its
+own, so one bad delivery fails alone. A caller that gave up waiting (its timeout) is dropped
+from batches not yet started; if its batch already started, its row may still commit, and
+a re-sent delivery is then answered as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from controller.errors import MeshgateError, StorageError, StorageUnavailable
+from controller.models.deliveries import Delivery, RecordedDelivery
+from controller.models.runs import RunRequest
+from controller.storage.database import Database
+from controller.storage.rows import delivery_from_row
+from controller.storage.runs import queue_runs
+from controller.storage.tables import deliveries
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 256
+GATHER_TICKS = 2
+
+_t = deliveries
+
+
+@dataclass(slots=True, eq=False)
+class PendingDelivery:
+    """A delivery waiting for the writer: its row values, its runs, and the caller's future.
+
+    ``delivery`` is the value returned once the row has an id (``id`` is filled in then).
+    """
+
+    values: dict[str, Any]
+    runs: Sequence[RunRequest]
+    delivery: Delivery
+    received_at: datetime
+    future: asyncio.Future[RecordedDelivery] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def id_key(self) -> tuple[str, str] | None:
+        delivery_id = self.values["delivery_id"]
+        return None if delivery_id is None else (self.values["source"], delivery_id)
+
+    @property
+    def event_key(self) -> tuple[str, str] | None:
+        key = self.values["semantic_key"]
+        return None if key is None else (self.values["workspace"], key)
+
+
+class DeliveryBatcher:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: asyncio.Queue[PendingDelivery] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._statement = db.upsert(_t).on_conflict_do_nothing().returning(_t.c.id)
+        self._returning_keys = self._statement.returning(
+            _t.c.source, _t.c.delivery_id, _t.c.workspace, _t.c.semantic_key
+        )
+
+    async def record(self, pending: PendingDelivery) -> RecordedDelivery:
+        if self._closed:
+            raise StorageUnavailable("storage is closed (while recording a delivery)")
+        if self._queue is None or self._writer is None or self._writer.done():
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_forever(self._queue), name="delivery-writer"
+            )
+        self._queue.put_nowait(pending)
+        # Not shielded: a caller that stops waiting cancels the future, and the writer then
+        # leaves the delivery out of any batch not yet started.
+        return await pending.future
+
+    async def close(self) -> None:
+        """Stop the writer; callers still waiting get ``StorageUnavailable``."""
+        self._closed = True
+        writer, queue = self._writer, self._queue
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        while queue is not None and not queue.empty():
+            _fail(queue.get_nowait(), StorageUnavailable("storage closed before the write"))
+
+    async def _write_forever(self, queue: asyncio.Queue[PendingDelivery]) -> None:
+        while True:
+            batch = [await queue.get()]
+            # Let the tasks that are ready run first (those just answered, with their next
+            # delivery in hand): without this, batches stay as small as they start.
+            for _ in range(GATHER_TICKS):
+                await asyncio.sleep(0)
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            waiting = [p for p in batch if not p.future.done()]
+            try:
+                await self._write(waiting)
+            except asyncio.CancelledError:
+                for pending in waiting:
+                    _fail(pending, StorageUnavailable("storage closed during the write"))
+                raise
+            except Exception as exc:  # never let the writer die with callers waiting
+                log.error("delivery writer failed", exc_info=exc)
+                for pending in waiting:
+                    _fail(pending, StorageError("recording the delivery failed"))
+
+    async def _write(self, batch: list[PendingDelivery]) -> None:
+        if not batch:
+            return
+        doing = f"recording {len(batch)} deliver{'y' if len(batch) == 1 else 'ies'}"
+        try:
+            async with self._db.write(doing) as conn:
+                results = await self._insert(conn, batch)
+        except MeshgateError as exc:
+            if len(batch) == 1:
+                _fail(batch[0], exc)
+                return
+            for pending in batch:
+                await self._write([pending])
+            return
+        for pending, result in zip(batch, results, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(result)
+
+    async def _insert(
+        self, conn: AsyncConnection, batch: list[PendingDelivery]
+    ) -> list[RecordedDelivery]:
+        winners: dict[tuple[str, ...], PendingDelivery] = {}
+        repeats: dict[int, PendingDelivery] = {}
+        unique: list[PendingDelivery] = []
+        for index, pending in enumerate(batch):
+            earlier = next((winners[key] for key in _keys(pending) if key in winners), None)
+            if earlier is not None:
+                repeats[index] = earlier
+                continue
+            for key in _keys(pending):
+                winners[key] = pending
+            unique.append(pending)
+
+        inserted_ids = await self._insert_rows(conn, unique)
+        stored: dict[int, RecordedDelivery] = {}  # id(pending) -> result
+        runs: list[tuple[RunRequest, int]] = []
+        for pending in unique:
+            row_id = inserted_ids.get(id(pending))
+            if row_id is None:
+                stored[id(pending)] = await _find_earlier(conn, pending)
+                continue
+            pending.delivery = replace(pending.delivery, id=row_id)
+            runs.extend((request, row_id) for request in pending.runs)
+        queued = await queue_runs(conn, runs, at=batch[0].received_at) if runs else ()
+        by_delivery: dict[int, list[Any]] = {}
+        for run in queued:
+            by_delivery.setdefault(run.delivery or 0, []).append(run)
+        for pending in unique:
+            if id(pending) not in stored:
+                own = tuple(by_delivery.get(pending.delivery.id, ()))
+                stored[id(pending)] = RecordedDelivery(pending.delivery, duplicate=False, runs=own)
+        results = []
+        for index, pending in enumerate(batch):
+            if index in repeats:
+                winner = stored[id(repeats[index])]
+                results.append(RecordedDelivery(winner.delivery, duplicate=True))
+            else:
+                results.append(stored[id(pending)])
+        return results
+
+    async def _insert_rows(
+        self, conn: AsyncConnection, unique: list[PendingDelivery]
+    ) -> dict[int, int]:
+        """Insert ``unique`` (no two share a key); the row id of each one inserted, keyed by
+        ``id(pending)``. ``RETURNING`` order is not guaranteed for a multi-row insert, so
+        rows are matched back by their unique keys."""
+        found: dict[int, int] = {}
+        keyed = [p for p in unique if _keys(p)]
+        if keyed:
+            statement = self._returning_keys
+            rows = (await conn.execute(statement, [p.values for p in keyed])).all()
+            by_key: dict[tuple[str, ...], int] = {}
+            for row in rows:
+                if row.delivery_id is not None:
+                    by_key[("id", row.source, row.delivery_id)] = row.id
+                if row.semantic_key is not None:
+                    by_key[("event", row.workspace, row.semantic_key)] = row.id
+            for pending in keyed:
+                row_id = next((by_key[k] for k in _keys(pending) if k in by_key), None)
+                if row_id is not None:
+                    found[id(pending)] = row_id
+        for pending in unique:
+            if not _keys(pending):  # no delivery id, no event key: it cannot conflict
+                found[id(pending)] = (
+                    await conn.execute(self._statement, pending.values)
+                ).scalar_one()
+        return found
+
+
+def _keys(pending: PendingDelivery) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = []
+    if pending.id_key is not None:
+        keys.append(("id", *pending.id_key))
+    if pending.event_key is not None:
+        keys.append(("event", *pending.event_key))
+    return keys
+
+
+async def _find_earlier(conn: AsyncConnection, pending: PendingDelivery) -> RecordedDelivery:
+    """The stored delivery that ``pending`` repeats (it was not inserted)."""
+    conditions = []
+    if pending.id_key is not None:
+        source, delivery_id = pending.id_key
+        conditions.append((_t.c.source == source) & (_t.c.delivery_id == delivery_id))
+    if pending.event_key is not None:
+        workspace, key = pending.event_key
+        conditions.append((_t.c.workspace == workspace) & (_t.c.semantic_key == key))
+    for condition in conditions:  # the same delivery id first: a retry of that delivery
+        row = (await conn.execute(select(_t).where(condition))).one_or_none()
+        if row is not None:
+            return RecordedDelivery(delivery_from_row(row), duplicate=True)
+    raise StorageError("a delivery conflicts with a row that cannot be found")
+
+
+def _fail(pending: PendingDelivery, exc: BaseException) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(exc)
