@@ -8,6 +8,7 @@ runs migrations.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from controller.intake.manual_runs import ManualRuns
 from controller.intake.service import Intake
 from controller.loader import ConfigLoader
 from controller.matcher.service import Matcher
+from controller.models.snapshot import ConfigSnapshot
 from controller.scheduler import Scheduler
 from controller.secretrefs import SecretResolver
 from controller.settings import Settings
@@ -155,6 +157,21 @@ class Controller:
         return "config not loaded yet"
 
 
+def settle_heap() -> None:
+    """Collect what the previous config left behind, then exclude everything alive now (the
+    new config, its indexes) from future garbage collections.
+
+    A large config is hundreds of thousands of long-lived objects; left in the collector's
+    oldest generation, every full collection walks them all, and those pauses (about 300 ms
+    with 10,000 rules) land on whichever webhook requests are in flight. Frozen objects are
+    still freed by reference counting; ``unfreeze`` first lets the collection reclaim the
+    previous config's cycles.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 async def build_controller(settings: Settings, *, environ: Mapping[str, str]) -> Controller:
     """Open storage (running migrations) and wire the server; raise ``MeshgateError``.
 
@@ -169,14 +186,20 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
         settings.data_dir.mkdir(parents=True, mode=0o700)
     storage = await Storage.open(settings.effective_database_url)
     try:
+        matcher = Matcher()
+
+        def config_applied(snapshot: ConfigSnapshot) -> None:
+            matcher.prepare(snapshot)
+            settle_heap()
+
         sync = ConfigSync(
             source=build_source(settings),
             loader=ConfigLoader(),
             validator=ConfigValidator(),
             storage=storage,
+            on_applied=config_applied,
         )
         background = BackgroundTasks()
-        matcher = Matcher()
         intake = Intake(
             storage=storage,
             config=lambda: sync.live,

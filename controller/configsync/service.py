@@ -78,8 +78,12 @@ class ConfigSync:
         validator: ConfigValidator,
         storage: Storage,
         clock: Callable[[], datetime] = utc_now,
+        on_applied: Callable[[ConfigSnapshot], None] = lambda snapshot: None,
     ) -> None:
+        """``on_applied`` is called with each snapshot right after it goes live (the
+        composition root warms the matcher and settles the heap there); it must not fail."""
         self._source = source
+        self._on_applied = on_applied
         self._loader = loader
         self._validator = validator
         self._storage = storage
@@ -156,6 +160,7 @@ class ConfigSync:
             attempt.document_count,
             reason,
         )
+        self._on_applied(self._live)
 
     async def _restore_last_applied(self, *, instead_of: str) -> None:
         """Nothing is live (a fresh start) and the tip is invalid: serve the revision this

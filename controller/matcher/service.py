@@ -87,7 +87,8 @@ class Matcher:
         if only_rule is not None:
             candidates = [rule for rule in candidates if rule.name == only_rule]
         listed = self._misses(indexed, candidates, only_rule, listed_misses)
-        scope = context_scope(event)
+        needs_scope = any(rule.context_template is not None for rule in candidates)
+        scope = context_scope(event) if needs_scope else {}
         decided = [(rule, _decide(rule, event, scope, matches=True)) for rule in candidates]
         decided.extend((rule, _decide(rule, event, scope, matches=False)) for rule in listed)
         decisions = [decision for _, decision in decided]
@@ -124,6 +125,13 @@ class Matcher:
             return []
         chosen = {rule.name for rule in candidates}
         return [rule for rule in indexed.rules if rule.name not in chosen]
+
+    def prepare(self, snapshot: ConfigSnapshot) -> None:
+        """Build the index of every integration now, so that the first delivery after a
+        config change does not pay for it (about half a second for 10,000 rules)."""
+        for workspace in snapshot.workspaces():
+            for integration in snapshot.of_kind(workspace, "Integration"):
+                self._rules(snapshot, integration)
 
     def _rules(self, snapshot: ConfigSnapshot, integration: ConfigDocument) -> _IntegrationRules:
         if snapshot is not self._snapshot:

@@ -9,17 +9,17 @@ against whatever config is live when someone asks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Outcome = Literal["matched", "not_matched", "error"]
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(NamedTuple):
     """One predicate of a rule against one event value.
 
     ``expected`` is what the rule asks for (a glob, a list of event types, ``true``), and
-    ``actual`` the value of the event it was compared with, both as shown to people.
+    ``actual`` the value of the event it was compared with, both as shown to people. A
+    named tuple rather than a dataclass: every delivery creates a few of them per rule.
     """
 
     predicate: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 RunState = Literal["queued", "running", "passed", "failed", "error", "superseded", "cancelled"]
@@ -20,8 +19,6 @@ FINAL_STATES: frozenset[RunState] = frozenset(
 
 TriggerType = Literal["argocd", "webhook", "manual"]
 TRIGGER_TYPES: tuple[TriggerType, ...] = get_args(TriggerType)
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 CONTEXT_MAX = 200
 CONTEXT_RULE = f"1 to {CONTEXT_MAX} printable characters without spaces"
@@ -65,8 +62,8 @@ class RunRequest:
     template: str | None = None
     status_context: str | None = None
     lane: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    routes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    routes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ class ConfigSnapshot:
     loaded_at: datetime
     documents: tuple[ConfigDocument, ...]
     _index: Mapping[tuple[str, str], Mapping[str, ConfigDocument]] = field(repr=False)
+    _workspaces: tuple[str, ...] = field(repr=False, default=())
 
     @classmethod
     def build(
@@ -36,7 +37,8 @@ class ConfigSnapshot:
         frozen = {
             key: MappingProxyType(dict(sorted(by_name.items()))) for key, by_name in index.items()
         }
-        return cls(revision, loaded_at, docs, MappingProxyType(frozen))
+        workspaces = tuple(sorted({workspace for workspace, _ in frozen}))
+        return cls(revision, loaded_at, docs, MappingProxyType(frozen), workspaces)
 
     def get(self, workspace: str, kind: Kind, name: str) -> ConfigDocument | None:
         return self._index.get((workspace, kind), {}).get(name)
@@ -52,7 +54,7 @@ class ConfigSnapshot:
         return tuple(self._index.get((workspace, kind), {}).values())
 
     def workspaces(self) -> tuple[str, ...]:
-        return tuple(sorted({workspace for workspace, _ in self._index}))
+        return self._workspaces
 
     def counts(self) -> dict[str, int]:
         """Number of documents per kind, every kind listed."""

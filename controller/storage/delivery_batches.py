@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from controller.errors import MeshgateError, StorageError, StorageUnavailable
 from controller.models.deliveries import Delivery, RecordedDelivery
 from controller.models.runs import RunRequest
+from controller.storage.bulk import BulkInsert
 from controller.storage.database import Database
 from controller.storage.rows import delivery_from_row
 from controller.storage.runs import queue_runs
@@ -41,6 +42,22 @@ from controller.storage.tables import deliveries
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+COLUMNS = (
+    "source",
+    "delivery_id",
+    "semantic_key",
+    "integration",
+    "workspace",
+    "event_type",
+    "repository",
+    "revision",
+    "trigger",
+    "event",
+    "body",
+    "received_at",
+    "config_revision",
+    "decisions",
+)
 GATHER_TICKS = 2
 
 _t = deliveries
@@ -78,9 +95,12 @@ class DeliveryBatcher:
         self._queue: asyncio.Queue[PendingDelivery] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
-        self._statement = db.upsert(_t).on_conflict_do_nothing().returning(_t.c.id)
-        self._returning_keys = self._statement.returning(
-            _t.c.source, _t.c.delivery_id, _t.c.workspace, _t.c.semantic_key
+        self._insert_rows_sql = BulkInsert(
+            _t,
+            COLUMNS,
+            dialect=db.dialect,
+            returning=("id", "source", "delivery_id", "workspace", "semantic_key"),
+            ignore_conflicts=True,
         )
 
     async def record(self, pending: PendingDelivery) -> RecordedDelivery:
@@ -194,26 +214,31 @@ class DeliveryBatcher:
         """Insert ``unique`` (no two share a key); the row id of each one inserted, keyed by
         ``id(pending)``. ``RETURNING`` order is not guaranteed for a multi-row insert, so
         rows are matched back by their unique keys."""
+        rows = await self._insert_rows_sql.execute(conn, [p.values for p in unique])
+        by_key: dict[tuple[str, ...], int] = {}
+        anonymous: list[int] = []
+        for row_id, source, delivery_id, workspace, key in rows:
+            if delivery_id is not None:
+                by_key[("id", source, delivery_id)] = row_id
+            if key is not None:
+                by_key[("event", workspace, key)] = row_id
+            if delivery_id is None and key is None:
+                anonymous.append(row_id)
         found: dict[int, int] = {}
-        keyed = [p for p in unique if _keys(p)]
-        if keyed:
-            statement = self._returning_keys
-            rows = (await conn.execute(statement, [p.values for p in keyed])).all()
-            by_key: dict[tuple[str, ...], int] = {}
-            for row in rows:
-                if row.delivery_id is not None:
-                    by_key[("id", row.source, row.delivery_id)] = row.id
-                if row.semantic_key is not None:
-                    by_key[("event", row.workspace, row.semantic_key)] = row.id
-            for pending in keyed:
-                row_id = next((by_key[k] for k in _keys(pending) if k in by_key), None)
-                if row_id is not None:
-                    found[id(pending)] = row_id
+        keyless = []
         for pending in unique:
-            if not _keys(pending):  # no delivery id, no event key: it cannot conflict
-                found[id(pending)] = (
-                    await conn.execute(self._statement, pending.values)
-                ).scalar_one()
+            keys = _keys(pending)
+            if not keys:
+                keyless.append(pending)
+                continue
+            row_id = next((by_key[k] for k in keys if k in by_key), None)
+            if row_id is not None:
+                found[id(pending)] = row_id
+        # Rows with neither a delivery id nor an event key cannot conflict, so all of them
+        # were inserted; ids grow in insertion order within one statement on both backends
+        # (one sequence or rowid, taken row by row), which pairs them up.
+        for pending, row_id in zip(keyless, sorted(anonymous), strict=True):
+            found[id(pending)] = row_id
         return found
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
 from controller.models.runs import TRIGGER_TYPES, Run, RunRequest
+from controller.storage.bulk import BulkInsert
 from controller.storage.database import Database
 from controller.storage.tables import CONTEXT_MAX, NAME_MAX, STATUS_CONTEXT_MAX, runs
 from controller.storage.types import require_aware
@@ -53,7 +54,8 @@ def _supersede_statement() -> Update:
 
 
 _SUPERSEDE = _supersede_statement()
-_INSERT = _t.insert().returning(_t.c.id, _t.c.delivery_id, _t.c.rule)
+COLUMNS = tuple(column.name for column in _t.c if column.name != "id")
+_INSERTS: dict[str, BulkInsert] = {}  # by dialect
 
 
 class RunQueries:
@@ -126,8 +128,13 @@ async def queue_runs(
     for request, _ in runs:
         _check(request)
     values = [_values(request, delivery, at) for request, delivery in runs]
-    rows = (await conn.execute(_INSERT, values)).all()
-    ids = {(row.delivery_id, row.rule): row.id for row in rows}
+    bulk = _INSERTS.get(conn.dialect.name)
+    if bulk is None:
+        bulk = _INSERTS[conn.dialect.name] = BulkInsert(
+            _t, COLUMNS, dialect=conn.dialect.name, returning=("id", "delivery_id", "rule")
+        )
+    rows = await bulk.execute(conn, values)
+    ids = {(delivery, rule): row_id for row_id, delivery, rule in rows}
     queued = tuple(
         Run(
             id=ids[(delivery, request.rule)],
