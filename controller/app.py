@@ -157,6 +157,11 @@ class Controller:
         return "config not loaded yet"
 
 
+# Below this, full collections are short enough not to matter, and a collection per applied
+# config would cost more than it saves (a test process applies hundreds of small configs).
+SETTLE_HEAP_DOCUMENTS = 1000
+
+
 def settle_heap() -> None:
     """Collect what the previous config left behind, then exclude everything alive now (the
     new config, its indexes) from future garbage collections.
@@ -190,7 +195,8 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
 
         def config_applied(snapshot: ConfigSnapshot) -> None:
             matcher.prepare(snapshot)
-            settle_heap()
+            if len(snapshot.documents) >= SETTLE_HEAP_DOCUMENTS:
+                settle_heap()
 
         sync = ConfigSync(
             source=build_source(settings),

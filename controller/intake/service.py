@@ -70,13 +70,9 @@ class Intake:
     ) -> RecordedDelivery:
         signed = gitea_signed_bytes(body, headers)
         snapshot = self._snapshot()
-        candidates = list(_candidates(snapshot, "gitea", integration))
-        secrets: list[Secret] = []
-        owners: list[ConfigDocument] = []
-        for doc in candidates:
-            for secret in self._resolve(doc, GITEA_SECRET_KEYS):
-                secrets.append(secret)
-                owners.append(doc)
+        candidates, secrets, owners = self._credentials(
+            snapshot, "gitea", integration, GITEA_SECRET_KEYS
+        )
         index = matching_secret_index(signed, headers, secrets)
         if index is None:
             reason = describe_gitea_failure(signed, headers, secrets) or "not authenticated"
@@ -87,13 +83,9 @@ class Intake:
         self, *, headers: Mapping[str, str], body: bytes, integration: str | None = None
     ) -> RecordedDelivery:
         snapshot = self._snapshot()
-        candidates = list(_candidates(snapshot, "argocd", integration))
-        tokens: list[Secret] = []
-        owners: list[ConfigDocument] = []
-        for doc in candidates:
-            for token in self._resolve(doc, ARGOCD_TOKEN_KEYS):
-                tokens.append(token)
-                owners.append(doc)
+        candidates, tokens, owners = self._credentials(
+            snapshot, "argocd", integration, ARGOCD_TOKEN_KEYS
+        )
         index = matching_token_index(headers, tokens)
         if index is None:
             reason = describe_bearer_failure(headers, tokens) or "not authenticated"
@@ -105,6 +97,19 @@ class Intake:
         if snapshot is None:
             raise TemporaryError("no valid config is loaded yet; deliveries cannot be verified")
         return snapshot
+
+    def _credentials(
+        self, snapshot: ConfigSnapshot, provider: str, name: str | None, keys: Sequence[str]
+    ) -> tuple[list[ConfigDocument], list[Secret], list[ConfigDocument]]:
+        """The candidate integrations, every secret they accept, and each secret's owner."""
+        candidates = list(_candidates(snapshot, provider, name))
+        secrets: list[Secret] = []
+        owners: list[ConfigDocument] = []
+        for doc in candidates:
+            for secret in self._resolve(doc, keys):
+                secrets.append(secret)
+                owners.append(doc)
+        return candidates, secrets, owners
 
     def _resolve(self, doc: ConfigDocument, keys: Sequence[str]) -> list[Secret]:
         resolved = []

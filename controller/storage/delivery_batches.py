@@ -12,7 +12,8 @@ under low load a batch is one delivery, under load the deliveries that arrived m
 Guarantees: a caller gets its result only after the commit that holds its row; a duplicate
 (of an earlier row, or of another delivery in the same batch) is answered with the row that
 won, and queues nothing. If a batch fails, each delivery is retried in a transaction of its
-own, so one bad delivery fails alone. A caller that gave up waiting (its timeout) is dropped
+own, so one delivery the database refuses fails alone (when the database is unavailable,
+the whole batch fails at once). A caller that gave up waiting (its timeout) is dropped
 from batches not yet started; if its batch already started, its row may still commit, and
 a re-sent delivery is then answered as a duplicate.
 """
@@ -155,12 +156,17 @@ class DeliveryBatcher:
         try:
             async with self._db.write(doing) as conn:
                 results = await self._insert(conn, batch)
-        except MeshgateError as exc:
+        except StorageError as exc:
             if len(batch) == 1:
                 _fail(batch[0], exc)
                 return
+            for pending in batch:  # find the delivery the database refused
+                if not pending.future.done():
+                    await self._write([pending])
+            return
+        except MeshgateError as exc:  # unavailable: every delivery of the batch alike
             for pending in batch:
-                await self._write([pending])
+                _fail(pending, exc)
             return
         for pending, result in zip(batch, results, strict=True):
             if not pending.future.done():

@@ -15,14 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from controller.errors import NotFound
 from controller.models.deliveries import Delivery
 from controller.models.events import EVENT_SOURCES
 from controller.storage import Storage
-from controller.web.params import int_param, text_param
-
-PAGE_MAX = 200
-ID_MAX = 2**63 - 1
+from controller.web.params import ID_MAX, PAGE_MAX, int_param, path_id, text_param
 
 
 def delivery_routes(*, storage: Storage) -> list[Route]:
@@ -77,11 +73,3 @@ def summary(delivery: Delivery) -> dict[str, Any]:
         "summary": None if match is None else match.summary,
         "body_bytes": len(delivery.raw_body),
     }
-
-
-def path_id(request: Request, what: str) -> int:
-    """The ``{id:int}`` path parameter; one no database key can hold is simply not found."""
-    value: int = request.path_params["id"]
-    if value > ID_MAX:
-        raise NotFound(f"{what} {value} does not exist")
-    return value

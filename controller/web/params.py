@@ -7,9 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from controller.errors import BadRequest
+from controller.errors import BadRequest, NotFound
 
 MAX_JSON_BODY = 1 << 20
+PAGE_MAX = 200
+ID_MAX = 2**63 - 1  # database ids are 64-bit
 
 
 def int_param(
@@ -49,3 +51,11 @@ async def json_object(request: Request, *, optional: bool = False) -> dict[str, 
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data
+
+
+def path_id(request: Request, what: str) -> int:
+    """The ``{id:int}`` path parameter; one no database key can hold is simply not found."""
+    value: int = request.path_params["id"]
+    if value > ID_MAX:
+        raise NotFound(f"{what} {value} does not exist")
+    return value

@@ -14,8 +14,7 @@ from controller.models.runs import RUN_STATES, TRIGGER_TYPES
 from controller.settings import Secret
 from controller.storage import Storage
 from controller.web.api_tokens import require_api_token
-from controller.web.deliveries import ID_MAX, PAGE_MAX, path_id
-from controller.web.params import int_param, json_object, text_param
+from controller.web.params import ID_MAX, PAGE_MAX, int_param, json_object, path_id, text_param
 
 
 def run_routes(

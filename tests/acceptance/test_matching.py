@@ -3,6 +3,7 @@ explain, manual runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -344,3 +345,18 @@ async def test_deliveries_list_pages_newest_first_and_filters(server: RunningSer
     assert bad.status_code == 400
     missing = await server.client.get("/api/v1/deliveries/99999999999999999999")
     assert missing.status_code == 404
+
+
+async def test_parallel_copies_of_one_delivery_make_one_row_and_one_run(
+    server: RunningServer,
+) -> None:
+    headers, body = fixture_request(FIXTURES / "webhook-pull_request-opened.headers.json")
+    copies = [
+        server.client.post("/api/v1/webhooks/gitea", content=body, headers=headers)
+        for _ in range(10)
+    ]
+    responses = await asyncio.gather(*copies)
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [202]
+    assert len(await server.controller.storage.recent_deliveries()) == 1
+    (run,) = (await server.client.get("/api/v1/runs")).json()["runs"]
+    assert run["rule"] == "demo-pull-requests"
