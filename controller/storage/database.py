@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from controller.errors import StorageUnavailable
+from controller.storage.checkpoints import WalCheckpointer
 from controller.storage.engine import WRITE_OPTION
 from controller.storage.translation import describe_url, translated
 
@@ -34,7 +35,9 @@ class Database:
         # sleeping in growing steps (up to 100 ms) while the lock may already be free, so
         # this process's writers queue here instead and reach BEGIN IMMEDIATE one at a time.
         # Other processes on the same file still meet the busy timeout.
-        self._sqlite_writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        sqlite_file = engine.dialect.name == "sqlite"
+        self._sqlite_writers = asyncio.Lock() if sqlite_file else None
+        self._checkpoints = WalCheckpointer(engine) if sqlite_file else None
 
     @property
     def dialect(self) -> str:
@@ -61,6 +64,8 @@ class Database:
             return
         async with self._sqlite_writers, self._transaction(doing, writes=True) as conn:
             yield conn
+        if self._checkpoints is not None:
+            self._checkpoints.note_commit()
 
     @asynccontextmanager
     async def _transaction(self, doing: str, *, writes: bool) -> AsyncIterator[AsyncConnection]:
@@ -84,4 +89,6 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection; later transactions raise ``StorageUnavailable``."""
         self._closed = True
+        if self._checkpoints is not None:
+            await self._checkpoints.aclose()
         await self._engine.dispose()

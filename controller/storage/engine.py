@@ -7,9 +7,10 @@ SQLite
     Every new connection gets ``busy_timeout`` (set first, so the others wait for locks too;
     5 s, or the driver's standard ``?timeout=SECONDS`` URL parameter),
     ``journal_mode=WAL`` (readers never block the writer), ``synchronous=NORMAL`` (safe with
-    WAL) and ``foreign_keys=ON``. WAL is stored in the file; when several connections convert
-    a new file at once, some fail at once with "database is locked" (``busy_timeout`` does not
-    cover that race), so they retry, sleeping on the event loop, until the timeout.
+    WAL), ``foreign_keys=ON`` and ``wal_autocheckpoint=0`` (see ``checkpoints``). WAL is stored
+    in the file; when several connections convert a new file at once, some fail at once with
+    "database is locked" (``busy_timeout`` does not cover that race), so they retry, sleeping
+    on the event loop, until the timeout.
 
     The sqlite3 driver's own transaction handling is switched off (``isolation_level=None``)
     and SQLAlchemy emits ``BEGIN`` itself, so transactions (and DDL) are real. Write
@@ -48,6 +49,8 @@ WRITE_OPTION = "meshgate_write"
 _SQLITE_PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
+    # Checkpoints are taken beside the writers (controller.storage.checkpoints).
+    "PRAGMA wal_autocheckpoint = 0",
 )
 
 

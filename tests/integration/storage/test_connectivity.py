@@ -16,6 +16,7 @@ from controller.errors import StorageError, StorageUnavailable
 from controller.storage import Storage
 from controller.storage.engine import create_engine
 from tests.integration.storage.conftest import postgres_base_url, sqlite_url
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -136,7 +137,13 @@ async def test_sqlite_connections_have_wal_busy_timeout_and_foreign_keys(tmp_pat
         async with engine.connect() as conn:
             pragmas = {
                 name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
-                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+                for name in (
+                    "journal_mode",
+                    "busy_timeout",
+                    "foreign_keys",
+                    "synchronous",
+                    "wal_autocheckpoint",
+                )
             }
     finally:
         await engine.dispose()
@@ -146,7 +153,33 @@ async def test_sqlite_connections_have_wal_busy_timeout_and_foreign_keys(tmp_pat
         "busy_timeout": 5000,
         "foreign_keys": 1,
         "synchronous": 1,
+        "wal_autocheckpoint": 0,
     }
+
+
+async def test_sqlite_checkpoints_run_beside_the_writers(tmp_path: Path) -> None:
+    """With SQLite's own checkpoints off, ours must still move the log into the file."""
+    path = tmp_path / "meshgate.db"
+    async with await Storage.open(sqlite_url(path)) as storage:
+        size_after_migrations = path.stat().st_size
+        for n in range(64):  # 64 write transactions: several checkpoints' worth
+            await storage.record_config_revision(
+                source="git:a",
+                revision=f"{n:040x}",
+                valid=True,
+                problems=(),
+                document_count=1,
+                seen_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+
+        async def size() -> int:
+            return path.stat().st_size
+
+        await eventually(
+            size,
+            until=lambda size: size > size_after_migrations,
+            what="a checkpoint copying the log into the database file",
+        )
 
 
 async def test_sqlite_write_lock_held_too_long_raises_unavailable(tmp_path: Path) -> None:
