@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -37,13 +39,19 @@ def _identity(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> Any:
-    return None if value is None else _compact_json(value)
+    if value is None:
+        return None
+    if not value and isinstance(value, dict):
+        return "{}"  # the parameters and routes of every webhook run
+    return _compact_json(value)
 
 
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
+@lru_cache(maxsize=64)
 def _sqlite_datetime(value: datetime | None) -> str | None:
+    """Cached: the rows of one batch carry the same few timestamps."""
     if value is None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
@@ -69,10 +77,14 @@ class BulkInsert:
         returning: Sequence[str],
         ignore_conflicts: bool = False,
     ) -> None:
+        if len(columns) < 2:
+            raise ValueError("a bulk insert needs at least two columns")
         self._columns = tuple(columns)
         self._dialect = dialect
-        self._convert: tuple[Convert, ...] = tuple(
-            self._converter(table, name) for name in self._columns
+        self._pick = itemgetter(*self._columns)
+        converters = [self._converter(table, name) for name in self._columns]
+        self._conversions = tuple(
+            (index, convert) for index, convert in enumerate(converters) if convert is not _identity
         )
         placeholder = "?" if dialect == "sqlite" else "%s"
         self._row = "(" + ", ".join(self._placeholder(table, c, placeholder) for c in columns) + ")"
@@ -89,11 +101,12 @@ class BulkInsert:
         found: list[tuple[Any, ...]] = []
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
-            parameters = [
-                convert(row[name])
-                for row in chunk
-                for name, convert in zip(self._columns, self._convert, strict=True)
-            ]
+            parameters: list[Any] = []
+            for row in chunk:
+                values = list(self._pick(row))
+                for index, convert in self._conversions:
+                    values[index] = convert(values[index])
+                parameters.extend(values)
             result = await conn.exec_driver_sql(self._statement(len(chunk)), tuple(parameters))
             found.extend(tuple(row) for row in result.all())
         return found
