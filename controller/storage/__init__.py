@@ -3,7 +3,10 @@
 ``Storage`` is the whole public surface; see ``controller.storage.store``. Layout: ``tables``
 (the one ``MetaData``), ``types`` (column types), ``engine`` (SQLite/PostgreSQL engine setup),
 ``database`` (transactions), ``translation`` (error mapping), ``schema`` (migrations, and how
-to write one), and one query module per aggregate (``config_revisions``, ``deliveries``).
+to write one), ``checkpoints`` (SQLite WAL checkpoints beside the writers), ``bulk``
+(driver-level multi-row inserts), ``rows`` (rows back into values), and one query module per
+aggregate: ``config_revisions``, ``deliveries`` (with ``delivery_batches``, the group-commit
+writer) and ``runs``.
 """
 
 from controller.storage.store import Storage
