@@ -279,3 +279,21 @@ async def test_recent_deliveries_lists_last_recorded_first_with_limit_and_paging
         await storage.recent_deliveries(limit=0)
     with pytest.raises(ValueError, match="limit"):
         await storage.recent_deliveries(limit=1001)
+
+
+async def test_record_delivery_concurrent_keyless_deliveries_get_their_own_rows(
+    storage: Storage,
+) -> None:
+    """Argo CD events that start nothing carry neither a delivery id nor an event key; a
+    batch of them must still hand every caller the id of its own row."""
+    degraded = dataclasses.replace(
+        SYNC, trigger=False, ignored_reason="app is Synced/Degraded", app_health="Degraded"
+    )
+    bodies = [f'{{"n": {n}}}'.encode() for n in range(12)]
+    recorded = await asyncio.gather(
+        *(_record(storage, degraded, delivery_id="", body=body) for body in bodies)
+    )
+    assert len({r.delivery.id for r in recorded}) == len(bodies)
+    for body, result in zip(bodies, recorded, strict=True):
+        assert result.duplicate is False
+        assert (await storage.get_delivery(result.delivery.id)).raw_body == body
