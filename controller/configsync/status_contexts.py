@@ -18,11 +18,11 @@ from controller.configsync.globs import globs_overlap
 from controller.configsync.reference_checks import Index
 from controller.models.documents import ConfigDocument
 from controller.models.problems import Problem
+from controller.models.trigger_rules import branch_filter_of, enabled_of, status_context_of
 
 
 def effective_status_context(rule: ConfigDocument) -> str:
-    context = rule.spec.get("status_context")
-    return context if isinstance(context, str) and context else f"meshgate/{rule.spec['suite']}"
+    return status_context_of(rule.spec)
 
 
 def check_status_contexts(index: Index) -> Iterator[Problem]:
@@ -31,7 +31,7 @@ def check_status_contexts(index: Index) -> Iterator[Problem]:
         if kind != "TriggerRule":
             continue
         for rule in by_name.values():
-            if rule.spec.get("enabled", True) is False:
+            if not enabled_of(rule.spec):
                 continue
             integration = index.get((workspace, "Integration"), {}).get(rule.spec["integration"])
             if integration is None:
@@ -49,7 +49,7 @@ def _may_share_a_commit(first: Any, first_provider: str, second: Any, second_pro
     if first_provider != second_provider:
         return True
     return globs_overlap(first["repository"], second["repository"]) and globs_overlap(
-        first.get("branch_filter", "*"), second.get("branch_filter", "*")
+        branch_filter_of(first), branch_filter_of(second)
     )
 
 

@@ -16,6 +16,7 @@ from controller.models.documents import ConfigDocument
 from controller.models.events import Event
 from controller.models.matching import Check
 from controller.models.runs import CONTEXT_RULE, is_valid_context
+from controller.models.trigger_rules import branch_filter_of, enabled_of, status_context_of
 from controller.templating import Template, TemplateError, parse, render
 
 NO_BRANCH = "(no branch)"
@@ -59,15 +60,15 @@ class CompiledRule:
         spec = doc.spec
         environment: dict[str, Any] = dict(spec.get("environment") or {})
         context_text = environment.get("context")
-        branch_filter = spec.get("branch_filter", "*")
+        branch_filter = branch_filter_of(spec)
         return cls(
             name=doc.name,
             suite=spec["suite"],
             repository=spec["repository"],
             branch_filter=branch_filter,
             event_types=tuple(spec["event_types"]),
-            enabled=spec.get("enabled", True),
-            status_context=spec.get("status_context") or f"meshgate/{spec['suite']}",
+            enabled=enabled_of(spec),
+            status_context=status_context_of(spec),
             template=environment.get("template", default_template),
             context_text=context_text,
             context_template=None if context_text is None else parse(context_text),

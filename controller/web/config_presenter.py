@@ -16,6 +16,7 @@ from controller.credentials import redact_url
 from controller.errors import NotFound
 from controller.models.documents import KINDS, ConfigDocument, Kind
 from controller.models.snapshot import ConfigSnapshot
+from controller.models.trigger_rules import branch_filter_of, enabled_of, status_context_of
 
 JsonObject = dict[str, Any]
 
@@ -164,12 +165,12 @@ def _trigger_rule(doc: ConfigDocument) -> JsonObject:
         "description": spec.get("description"),
         "integration": spec["integration"],
         "repository": spec["repository"],
-        "branch_filter": spec.get("branch_filter", "*"),
+        "branch_filter": branch_filter_of(spec),
         "event_types": list(spec["event_types"]),
         "suite": spec["suite"],
         "environment": None if environment is None else dict(environment),
-        "status_context": spec.get("status_context", f"meshgate/{spec['suite']}"),
-        "enabled": spec.get("enabled", True),
+        "status_context": status_context_of(spec),
+        "enabled": enabled_of(spec),
     }
 
 
