@@ -58,14 +58,7 @@ def plan_manual_run(
             raise BadRequest("template: expected the name of an EnvironmentTemplate")
         snapshot.require(workspace, "EnvironmentTemplate", template)
     else:
-        template = next(
-            (
-                doc.name
-                for doc in snapshot.of_kind(workspace, "EnvironmentTemplate")
-                if doc.spec.get("default", False)
-            ),
-            None,
-        )
+        template = snapshot.default_template(workspace)
     return RunRequest(
         workspace=workspace,
         suite=suite,

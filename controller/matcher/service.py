@@ -146,14 +146,7 @@ class Matcher:
 
 def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _IntegrationRules:
     workspace = integration.workspace
-    default_template = next(
-        (
-            doc.name
-            for doc in snapshot.of_kind(workspace, "EnvironmentTemplate")
-            if doc.spec.get("default", False)
-        ),
-        None,
-    )
+    default_template = snapshot.default_template(workspace)
     rules = tuple(
         CompiledRule.from_document(doc, default_template=default_template)
         for doc in snapshot.of_kind(workspace, "TriggerRule")

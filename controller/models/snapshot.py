@@ -53,6 +53,14 @@ class ConfigSnapshot:
         """Documents of one kind in one workspace, sorted by name."""
         return tuple(self._index.get((workspace, kind), {}).values())
 
+    def default_template(self, workspace: str) -> str | None:
+        """The workspace's default EnvironmentTemplate (``spec.default: true``; validation
+        allows one), or ``None``."""
+        for doc in self.of_kind(workspace, "EnvironmentTemplate"):
+            if doc.spec.get("default", False):
+                return doc.name
+        return None
+
     def workspaces(self) -> tuple[str, ...]:
         return self._workspaces
 
