@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,31 @@ async def test_parallel_copies_of_one_delivery_make_one_row_and_one_run(
     assert len(await server.controller.storage.recent_deliveries()) == 1
     (run,) = (await server.client.get("/api/v1/runs")).json()["runs"]
     assert run["rule"] == "demo-pull-requests"
+
+
+async def test_delivery_the_database_cannot_take_in_time_is_503_and_is_not_lost(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    headers, body = fixture_request(FIXTURES / "webhook-push-branch.headers.json")
+    # Another process holding the write lock. Taken off the event loop: the server runs on
+    # this loop, and may be mid-transaction itself (recording the config revision).
+    blocker = sqlite3.connect(
+        tmp_path / "data" / "meshgate.db", isolation_level=None, check_same_thread=False
+    )
+    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
+    try:
+        refused = await server.client.post("/api/v1/webhooks/gitea", content=body, headers=headers)
+        assert refused.status_code == 503
+        assert "did not take the delivery within 2s" in refused.json()["error"]["message"]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    resent = await server.client.post("/api/v1/webhooks/gitea", content=body, headers=headers)
+    assert resent.status_code in (200, 202)  # the first write may have committed meanwhile
+    await eventually(
+        server.controller.storage.recent_deliveries,
+        until=lambda deliveries: len(deliveries) == 1,
+        what="exactly one delivery stored",
+    )
+    (run,) = (await server.client.get("/api/v1/runs")).json()["runs"]
+    assert run["rule"] == "demo-push"
