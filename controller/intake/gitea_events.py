@@ -148,6 +148,7 @@ def _event(
     branch: str = "",
     head_branch: str = "",
     revision: str = "",
+    previous_revision: str = "",
     pr_number: int | None = None,
 ) -> Event:
     return Event(
@@ -161,6 +162,7 @@ def _event(
         branch=branch,
         head_branch=head_branch,
         revision=revision,
+        previous_revision=previous_revision,
         pr_number=pr_number,
         repo_url=common.repo_url,
         delivery_id=common.delivery_id,
@@ -187,7 +189,16 @@ def _push(payload: JsonObject, common: _Common) -> Event:
                 reason = "Gitea test delivery (after is the zero sha)"
             else:
                 reason = f"ref deleted ({ref})"
-        return _event(common, "push", reason, ref=ref, branch=branch, revision=revision)
+        previous = "" if is_zero_sha(before) else before
+        return _event(
+            common,
+            "push",
+            reason,
+            ref=ref,
+            branch=branch,
+            revision=revision,
+            previous_revision=previous,
+        )
     if deleted:
         reason = f"ref deleted ({ref})"
     elif ref.startswith("refs/tags/"):

@@ -28,11 +28,12 @@ _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in any of the joined f
 def semantic_key(event: Event) -> str | None:
     """What makes two triggering events "the same event", as a fixed-width string.
 
-    The SHA-256 (hex) of source, repository, revision, type, action, ref and pull request
-    number joined with ``\\x1f``: a replay of the same body yields the same key, while the same
-    commit pushed to another branch or tag (``ref``) or opened as another pull request
-    (``pr_number``) does not. Hashed so the unique index stays small whatever the lengths of
-    provider-supplied names.
+    The SHA-256 (hex) of source, repository, revision, type, action, ref, pull request number
+    and previous revision joined with ``\\x1f``: a replay of the same body yields the same key,
+    while the same commit pushed to another branch or tag (``ref``), opened as another pull
+    request (``pr_number``), or pushed again after the branch moved away from it
+    (``previous_revision``: a rollback) does not. Hashed so the unique index stays small
+    whatever the lengths of provider-supplied names.
 
     ``None`` when the event does not trigger: ignored events cannot start runs, so there is
     nothing to protect against running twice, and their identifying fields are often empty
@@ -49,6 +50,7 @@ def semantic_key(event: Event) -> str | None:
         event.action,
         event.ref,
         "" if event.pr_number is None else str(event.pr_number),
+        event.previous_revision,
     )
     joined = _SEPARATOR.join(parts).encode("utf-8", "surrogateescape")
     return hashlib.sha256(joined).hexdigest()

@@ -28,6 +28,9 @@ class Event:
     - ``revision``: the commit the event is about (Gitea: ``after`` of a push, the PR head
       sha; Argo CD: the synced revision, which for Helm sources may be a chart version rather
       than a sha). ``""`` when there is none (deleted ref, test delivery).
+    - ``previous_revision``: what a pushed branch pointed at before (Gitea ``before``; ``""``
+      for a new branch and for other events). It tells a re-push of an old commit (a
+      rollback: main A → B → A) from a replay of the first push, which has the same body.
     - ``repo_url``: recorded only, never fetched (Gitea: ``repository.clone_url``; Argo CD:
       the body's ``repository``).
     - ``delivery_id``: the provider's delivery id (Gitea ``X-Gitea-Delivery``); ``""`` when
@@ -64,6 +67,7 @@ class Event:
     branch: str = ""
     head_branch: str = ""
     revision: str = ""
+    previous_revision: str = ""
     revisions: tuple[str, ...] = ()
     pr_number: int | None = None
     repo_url: str = ""

@@ -16,7 +16,7 @@ from controller.settings import Secret, Settings
 from tests.acceptance.helpers import WEBHOOK_ENVIRON, config_status, copy_example_for_webhooks
 from tests.support.server import RunningServer, running_server
 from tests.support.waiting import eventually
-from tests.support.webhooks import ARGOCD_TOKEN, FIXTURES, fixture_request
+from tests.support.webhooks import ARGOCD_TOKEN, FIXTURES, fixture_request, signed
 
 pytestmark = pytest.mark.anyio
 
@@ -389,3 +389,22 @@ async def test_delivery_the_database_cannot_take_in_time_is_503_and_is_not_lost(
     )
     (run,) = (await server.client.get("/api/v1/runs")).json()["runs"]
     assert run["rule"] == "demo-push"
+
+
+async def test_rollback_re_push_of_an_old_commit_queues_a_new_run(server: RunningServer) -> None:
+    """main: A, then B, then A again (a force-push back). The third push carries the same
+    commit as the first but another ``before``: a new event, not a replay."""
+    _, template = fixture_request(FIXTURES / "webhook-push-branch.headers.json")
+    a, b, origin = "a" * 40, "b" * 40, "c" * 40
+    for before, after in ((origin, a), (a, b), (b, a)):
+        data = json.loads(template)
+        data["before"], data["after"] = before, after
+        body = json.dumps(data).encode()
+        response = await server.client.post(
+            "/api/v1/webhooks/gitea", content=body, headers=signed(body)
+        )
+        assert response.status_code == 202, response.text
+    runs = (await server.client.get("/api/v1/runs")).json()["runs"]
+    assert [run["trigger_ref"] for run in runs] == [a, b, a]
+    replay = await server.client.post("/api/v1/webhooks/gitea", content=body, headers=signed(body))
+    assert replay.json()["duplicate"] is True

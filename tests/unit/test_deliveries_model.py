@@ -37,6 +37,7 @@ def test_semantic_key_ignores_delivery_id_and_incidental_fields() -> None:
         {"action": "opened"},
         {"ref": "refs/heads/release"},
         {"pr_number": 7},
+        {"previous_revision": "d" * 40},  # a rollback re-push of the same commit
     ],
 )
 def test_semantic_key_differs_when_the_event_differs(change: dict[str, Any]) -> None:

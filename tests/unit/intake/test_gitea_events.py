@@ -206,6 +206,14 @@ def test_normalize_gitea_without_delivery_header_has_empty_delivery_id() -> None
     ).delivery_id == ("d-1")
 
 
+def test_normalize_gitea_push_records_the_previous_revision_except_for_a_new_branch() -> None:
+    headers, body = load("webhook-push-branch.json")
+    before = json.loads(body)["before"]
+    assert normalize_gitea(headers, body).previous_revision == before
+    headers, body = load("webhook-push-new-branch.json")
+    assert normalize_gitea(headers, body).previous_revision == ""
+
+
 def test_normalize_gitea_legacy_docs_example() -> None:
     headers = dict(
         line.split(": ", 1)
@@ -224,6 +232,7 @@ def test_normalize_gitea_legacy_docs_example() -> None:
         ref="refs/heads/develop",
         branch="develop",
         revision="bffeb74224043ba2feb48d137756c8a9331c449a",
+        previous_revision="28e1879d029cb852e4844d9c718537df08844e03",
         repo_url="http://localhost:3000/gitea/webhooks.git",
         delivery_id="f6266f16-1bf3-46a5-9ea4-602e06ead473",
         sender="gitea",
