@@ -25,14 +25,16 @@ from controller.models.runs import Run
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in any of the joined fields
 
 
-def semantic_key(event: Event) -> str | None:
+def semantic_key(event: Event, *, follows: str = "") -> str | None:
     """What makes two triggering events "the same event", as a fixed-width string.
 
     The SHA-256 (hex) of source, repository, revision, type, action, ref, pull request number
     and previous revision joined with ``\\x1f``: a replay of the same body yields the same key,
     while the same commit pushed to another branch or tag (``ref``), opened as another pull
     request (``pr_number``), or pushed again after the branch moved away from it
-    (``previous_revision``: a rollback) does not. Hashed so the unique index stays small
+    (``previous_revision``: a rollback) does not. ``follows`` chains an Argo CD sync to the
+    key of the app's sync before it (storage supplies it: the body does not say), so every
+    redeploy in A → B → A → B has a key of its own. Hashed so the unique index stays small
     whatever the lengths of provider-supplied names.
 
     ``None`` when the event does not trigger: ignored events cannot start runs, so there is
@@ -51,6 +53,7 @@ def semantic_key(event: Event) -> str | None:
         event.ref,
         "" if event.pr_number is None else str(event.pr_number),
         event.previous_revision,
+        follows,
     )
     joined = _SEPARATOR.join(parts).encode("utf-8", "surrogateescape")
     return hashlib.sha256(joined).hexdigest()

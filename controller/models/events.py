@@ -29,8 +29,9 @@ class Event:
       sha; Argo CD: the synced revision, which for Helm sources may be a chart version rather
       than a sha). ``""`` when there is none (deleted ref, test delivery).
     - ``previous_revision``: what a pushed branch pointed at before (Gitea ``before``; ``""``
-      for a new branch and for other events). It tells a re-push of an old commit (a
-      rollback: main A → B → A) from a replay of the first push, which has the same body.
+      for a new branch); for an Argo CD sync, the app's previous synced revision as storage
+      recorded it (the body does not say). It tells a redeploy of an old revision (a
+      rollback: A → B → A) from a replay or repeat of the first, which looks the same.
     - ``repo_url``: recorded only, never fetched (Gitea: ``repository.clone_url``; Argo CD:
       the body's ``repository``).
     - ``delivery_id``: the provider's delivery id (Gitea ``X-Gitea-Delivery``); ``""`` when

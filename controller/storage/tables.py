@@ -93,6 +93,8 @@ deliveries = Table(
     UniqueConstraint("source", "delivery_id"),
     UniqueConstraint("workspace", "semantic_key"),
     Index(None, "received_at"),
+    # The latest sync of an Argo CD app (controller.storage.delivery_batches, redeploys).
+    Index(None, "workspace", "source", "repository", "id"),
 )
 
 RUN_STATE_MAX = 20

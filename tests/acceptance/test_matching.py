@@ -408,3 +408,21 @@ async def test_rollback_re_push_of_an_old_commit_queues_a_new_run(server: Runnin
     assert [run["trigger_ref"] for run in runs] == [a, b, a]
     replay = await server.client.post("/api/v1/webhooks/gitea", content=body, headers=signed(body))
     assert replay.json()["duplicate"] is True
+
+
+async def test_argocd_rollback_is_tested_again_and_a_repeat_is_not(server: RunningServer) -> None:
+    for revision in (SHA_1, SHA_2, SHA_1):
+        response = await server.client.post(
+            "/api/v1/webhooks/argocd", content=argocd_body(revision), headers=ARGOCD_HEADERS
+        )
+        assert response.status_code == 202, response.text
+    repeat = await server.client.post(
+        "/api/v1/webhooks/argocd", content=argocd_body(SHA_1), headers=ARGOCD_HEADERS
+    )
+    assert repeat.json()["duplicate"] is True
+    runs = (await server.client.get("/api/v1/runs")).json()["runs"]
+    assert [(run["trigger_ref"], run["state"]) for run in runs] == [
+        (SHA_1, "queued"),
+        (SHA_2, "superseded"),
+        (SHA_1, "superseded"),
+    ]

@@ -297,3 +297,27 @@ async def test_record_delivery_concurrent_keyless_deliveries_get_their_own_rows(
     for body, result in zip(bodies, recorded, strict=True):
         assert result.duplicate is False
         assert (await storage.get_delivery(result.delivery.id)).raw_body == body
+
+
+async def test_record_delivery_argocd_rollback_is_a_new_sync_and_repeats_are_not(
+    storage: Storage,
+) -> None:
+    a, b = "a" * 40, "b" * 40
+    outcomes = []
+    for revision in (a, a, b, a, a):
+        recorded = await _record(storage, dataclasses.replace(SYNC, revision=revision))
+        outcomes.append((revision[0], recorded.duplicate))
+    assert outcomes == [("a", False), ("a", True), ("b", False), ("a", False), ("a", True)]
+    stored = await storage.recent_deliveries()
+    assert [d.event.previous_revision for d in stored] == [b, a, ""]
+
+
+async def test_record_delivery_argocd_rollback_within_one_batch(storage: Storage) -> None:
+    a, b = "a" * 40, "b" * 40
+    revisions = (a, b, a, a, b)
+    recorded = await asyncio.gather(
+        *(_record(storage, dataclasses.replace(SYNC, revision=r)) for r in revisions)
+    )
+    assert [r.duplicate for r in recorded] == [False, False, False, True, False]
+    assert recorded[3].delivery.id == recorded[2].delivery.id
+    assert len(await storage.recent_deliveries()) == 4
