@@ -5,7 +5,8 @@ takes the database's single write lock. One transaction per delivery makes concu
 webhooks queue for that lock (and, across connections, sleep in SQLite's busy handler). So
 deliveries are handed to one writer task per ``Storage``: it takes every delivery waiting,
 writes them in one transaction with multi-row statements (deliveries, then runs, then one
-supersede), commits, and only then answers each caller. Nothing waits on a timer: the writer
+supersede; Argo CD syncs first look up their app's latest sync, see ``_resolve_redeploys``),
+commits, and only then answers each caller. Nothing waits on a timer: the writer
 lets the tasks already runnable go first (two event loop turns), then takes what is queued;
 under low load a batch is one delivery, under load the deliveries that arrived meanwhile.
 
