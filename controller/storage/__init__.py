@@ -6,7 +6,7 @@
 to write one), ``checkpoints`` (SQLite WAL checkpoints beside the writers), ``bulk``
 (driver-level multi-row inserts), ``rows`` (rows back into values), and one query module per
 aggregate: ``config_revisions``, ``deliveries`` (with ``delivery_batches``, the group-commit
-writer) and ``runs``.
+writer, and ``redeploys``) and ``runs``.
 """
 
 from controller.storage.store import Storage
