@@ -27,7 +27,7 @@ from controller.configsync.validation import ConfigValidator
 from controller.errors import MeshgateError, SettingsError
 from controller.intake.explain import explain
 from controller.intake.explain_text import format_explanation
-from controller.loader import ConfigLoader
+from controller.loader import ConfigLoader, LoadedTree
 from controller.matcher.service import Matcher
 from controller.models.problems import Problem
 from controller.models.snapshot import ConfigSnapshot
@@ -179,15 +179,20 @@ def _validate(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"meshgate validate: {args.path}: not a directory", file=sys.stderr)
         return 2
-    tree = ConfigLoader().load_tree(root, args.config_path.strip("/"))
-    semantic = ConfigValidator().validate(tree.documents)
-    problems = sorted((*tree.problems, *semantic), key=Problem.sort_key)
+    tree, problems = _load_config(root, args.config_path)
     config_root = root / args.config_path.strip("/") if args.config_path else root
     if args.format == "json":
         _print_json(sys.stdout, config_root, tree.files, len(tree.documents), problems)
     else:
         _print_text(sys.stdout, config_root, tree.files, len(tree.documents), problems)
     return 1 if problems else 0
+
+
+def _load_config(root: Path, config_path: str) -> tuple[LoadedTree, list[Problem]]:
+    """Load and validate a config folder as the server does; problems in file order."""
+    tree = ConfigLoader().load_tree(root, config_path.strip("/"))
+    semantic = ConfigValidator().validate(tree.documents)
+    return tree, sorted((*tree.problems, *semantic), key=Problem.sort_key)
 
 
 def _print_text(
@@ -260,8 +265,7 @@ def _explain_locally(
     root = Path(settings.config_repo)
     if not root.is_dir():
         raise SettingsError(f"config folder {root} does not exist (use --config or --server)")
-    tree = ConfigLoader().load_tree(root, args.config_path.strip("/"))
-    problems = [*tree.problems, *ConfigValidator().validate(tree.documents)]
+    tree, problems = _load_config(root, args.config_path)
     if problems:
         raise SettingsError(
             f"the config in {root} has {len(problems)} problems; see: meshgate validate {root}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from controller.errors import BadRequest, ConfigSourceUnavailable, PermanentError
+from controller.errors import BadRequest, PermanentError, TemporaryError
 
 TIMEOUT_SECONDS = 30.0
 
@@ -25,7 +25,7 @@ def explain_remotely(
     integration: str | None,
     rule: str | None,
 ) -> dict[str, Any]:
-    """``POST {server}/api/v1/explain``; raises ``ConfigSourceUnavailable`` when the server
+    """``POST {server}/api/v1/explain``; raises ``TemporaryError`` when the server
     cannot be reached and ``BadRequest`` / ``PermanentError`` with the server's reason."""
     request: dict[str, Any] = {"source": source, "payload": json.loads(body)}
     optional = {"event": event, "workspace": workspace, "integration": integration, "rule": rule}
@@ -34,7 +34,7 @@ def explain_remotely(
     try:
         response = httpx.post(url, json=request, timeout=TIMEOUT_SECONDS, follow_redirects=False)
     except httpx.HTTPError as exc:
-        raise ConfigSourceUnavailable(f"cannot reach {server}: {exc}") from exc
+        raise TemporaryError(f"cannot reach {server}: {exc}") from exc
     try:
         answer = response.json()
     except ValueError:

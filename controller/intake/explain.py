@@ -112,13 +112,7 @@ def infer_gitea_event(body: bytes) -> str:
 def _integrations(
     snapshot: ConfigSnapshot, provider: str, workspace: str | None, name: str | None
 ) -> list[ConfigDocument]:
-    workspaces = snapshot.workspaces() if workspace is None else (workspace,)
-    found = [
-        doc
-        for ws in workspaces
-        for doc in snapshot.of_kind(ws, "Integration")
-        if doc.spec["provider"] == provider and name in (None, doc.name)
-    ]
+    found = snapshot.integrations(provider, name=name, workspace=workspace)
     if not found:
         what = f"{provider} integration" + (f" named {name!r}" if name else "")
         where = f" in workspace {workspace!r}" if workspace else ""

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from controller.errors import BadRequest, TemporaryError
+from controller.errors import BadRequest
 from controller.models.runs import CONTEXT_RULE, Run, RunRequest, is_valid_context
-from controller.models.snapshot import ConfigSnapshot
+from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.storage import Storage
 
 OPTIONS = ("context", "template", "routes", "parameters")
@@ -38,9 +38,7 @@ class ManualRuns:
         warm environment), ``template`` (an EnvironmentTemplate; default: the workspace's
         default), ``routes`` (service → http(s) URL, overriding the template's), ``parameters``
         (an object). Raises ``BadRequest``, ``NotFound`` or ``TemporaryError`` (no config)."""
-        snapshot = self._config()
-        if snapshot is None:
-            raise TemporaryError("no valid config is loaded yet; runs cannot be started")
+        snapshot = require_loaded(self._config(), "runs cannot be started")
         request = plan_manual_run(snapshot, workspace=workspace, suite=suite, options=options)
         return await self._storage.queue_run(request, at=self._clock())
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from controller.errors import StorageUnavailable, TemporaryError, Unauthenticated
+from controller.errors import StorageUnavailable, Unauthenticated
 from controller.intake.argocd_events import normalize_argocd
 from controller.intake.auth import (
     describe_bearer_failure,
@@ -31,7 +31,7 @@ from controller.matcher.service import Matcher
 from controller.models.deliveries import RecordedDelivery
 from controller.models.documents import ConfigDocument
 from controller.models.events import Event
-from controller.models.snapshot import ConfigSnapshot
+from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.secretrefs import SecretResolver, SecretUnavailable
 from controller.settings import Secret
 from controller.storage import Storage
@@ -93,16 +93,13 @@ class Intake:
         return await self._record(snapshot, owners[index], normalize_argocd(body), body)
 
     def _snapshot(self) -> ConfigSnapshot:
-        snapshot = self._config()
-        if snapshot is None:
-            raise TemporaryError("no valid config is loaded yet; deliveries cannot be verified")
-        return snapshot
+        return require_loaded(self._config(), "deliveries cannot be verified")
 
     def _credentials(
         self, snapshot: ConfigSnapshot, provider: str, name: str | None, keys: Sequence[str]
     ) -> tuple[list[ConfigDocument], list[Secret], list[ConfigDocument]]:
         """The candidate integrations, every secret they accept, and each secret's owner."""
-        candidates = list(_candidates(snapshot, provider, name))
+        candidates = snapshot.integrations(provider, name=name)
         secrets: list[Secret] = []
         owners: list[ConfigDocument] = []
         for doc in candidates:
@@ -147,17 +144,6 @@ class Intake:
         if not recorded.duplicate:
             self._on_recorded(recorded)
         return recorded
-
-
-def _candidates(
-    snapshot: ConfigSnapshot, provider: str, name: str | None
-) -> Iterator[ConfigDocument]:
-    """Integrations of ``provider`` (named ``name`` when the URL says which) in every
-    workspace of ``snapshot``."""
-    for workspace in snapshot.workspaces():
-        for doc in snapshot.of_kind(workspace, "Integration"):
-            if doc.spec["provider"] == provider and name in (None, doc.name):
-                yield doc
 
 
 def _why(reason: str, provider: str, name: str | None, candidates: list[ConfigDocument]) -> str:

@@ -92,8 +92,7 @@ class Matcher:
         decided = [(rule, _decide(rule, event, scope, matches=True)) for rule in candidates]
         decided.extend((rule, _decide(rule, event, scope, matches=False)) for rule in listed)
         decisions = [decision for _, decision in decided]
-        considered = 1 if only_rule is not None else len(indexed.rules)
-        unlisted = 0 if only_rule is not None else considered - len(decided)
+        unlisted = 0 if only_rule is not None else len(indexed.rules) - len(decided)
         runs = tuple(
             _plan(rule, decision, event, snapshot, integration)
             for rule, decision in decided

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from controller.models.timestamps import iso_utc
+
 RunState = Literal["queued", "running", "passed", "failed", "error", "superseded", "cancelled"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
-FINAL_STATES: frozenset[RunState] = frozenset(
-    {"passed", "failed", "error", "superseded", "cancelled"}
-)
 
 TriggerType = Literal["argocd", "webhook", "manual"]
 TRIGGER_TYPES: tuple[TriggerType, ...] = get_args(TriggerType)
@@ -102,10 +101,6 @@ class Run:
             "superseded_by": self.superseded_by,
             "parameters": dict(request.parameters),
             "routes": dict(request.routes),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
         }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from controller.errors import NotFound
+from controller.errors import NotFound, TemporaryError
 from controller.models.documents import KINDS, ConfigDocument, Kind
 
 
@@ -61,6 +61,19 @@ class ConfigSnapshot:
                 return doc.name
         return None
 
+    def integrations(
+        self, provider: str, *, name: str | None = None, workspace: str | None = None
+    ) -> list[ConfigDocument]:
+        """Integrations of ``provider``, in every workspace (or ``workspace``), optionally
+        only the one called ``name``."""
+        workspaces = self._workspaces if workspace is None else (workspace,)
+        return [
+            doc
+            for ws in workspaces
+            for doc in self.of_kind(ws, "Integration")
+            if doc.spec["provider"] == provider and name in (None, doc.name)
+        ]
+
     def workspaces(self) -> tuple[str, ...]:
         return self._workspaces
 
@@ -68,3 +81,12 @@ class ConfigSnapshot:
         """Number of documents per kind, every kind listed."""
         by_kind = Counter(doc.kind for doc in self.documents)
         return {kind: by_kind.get(kind, 0) for kind in KINDS}
+
+
+def require_loaded(snapshot: ConfigSnapshot | None, consequence: str = "") -> ConfigSnapshot:
+    """``snapshot``, or ``TemporaryError`` (HTTP 503) while no valid config is loaded yet;
+    ``consequence`` completes the message ("runs cannot be started")."""
+    if snapshot is None:
+        message = "no valid config is loaded yet"
+        raise TemporaryError(f"{message}; {consequence}" if consequence else message)
+    return snapshot

@@ -68,22 +68,6 @@ class DeliveryQueries:
         _check_lengths(source, delivery_id, integration, workspace)
         require_aware(received_at, "received_at")
         key = semantic_key(event)
-        values = {
-            "source": source,
-            "delivery_id": delivery_id or None,
-            "semantic_key": key,
-            "integration": integration,
-            "workspace": workspace,
-            "event_type": event.type,
-            "repository": event.repository,
-            "revision": event.revision,
-            "trigger": event.trigger,
-            "event": event.to_dict(),
-            "body": body,
-            "received_at": received_at,
-            "config_revision": None if match is None else match.config_revision,
-            "decisions": None if match is None else match.to_dict(),
-        }
         delivery = Delivery(
             id=0,
             source=source,
@@ -97,7 +81,7 @@ class DeliveryQueries:
             config_revision="" if match is None else match.config_revision,
             match=match,
         )
-        pending = PendingDelivery(values, runs, delivery, received_at)
+        pending = PendingDelivery(delivery, body, runs)
         return await self._delivery_batches.record(pending)
 
     async def get_delivery(self, id: int) -> Delivery:

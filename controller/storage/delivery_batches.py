@@ -26,7 +26,6 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -68,28 +67,45 @@ _t = deliveries
 
 @dataclass(slots=True, eq=False)
 class PendingDelivery:
-    """A delivery waiting for the writer: its row values, its runs, and the caller's future.
+    """A delivery waiting for the writer: the value to store (its ``id`` is filled in once
+    the row has one), its body bytes, its runs, and the caller's future."""
 
-    ``delivery`` is the value returned once the row has an id (``id`` is filled in then).
-    """
-
-    values: dict[str, Any]
-    runs: Sequence[RunRequest]
     delivery: Delivery
-    received_at: datetime
+    body: bytes
+    runs: Sequence[RunRequest]
     future: asyncio.Future[RecordedDelivery] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
     @property
     def id_key(self) -> tuple[str, str] | None:
-        delivery_id = self.values["delivery_id"]
-        return None if delivery_id is None else (self.values["source"], delivery_id)
+        delivery = self.delivery
+        return (delivery.source, delivery.delivery_id) if delivery.delivery_id else None
 
     @property
     def event_key(self) -> tuple[str, str] | None:
-        key = self.values["semantic_key"]
-        return None if key is None else (self.values["workspace"], key)
+        key = self.delivery.semantic_key
+        return None if key is None else (self.delivery.workspace, key)
+
+    def row(self) -> dict[str, Any]:
+        """The ``deliveries`` row (``COLUMNS``)."""
+        delivery, event, match = self.delivery, self.delivery.event, self.delivery.match
+        return {
+            "source": delivery.source,
+            "delivery_id": delivery.delivery_id or None,
+            "semantic_key": delivery.semantic_key,
+            "integration": delivery.integration,
+            "workspace": delivery.workspace,
+            "event_type": event.type,
+            "repository": event.repository,
+            "revision": event.revision,
+            "trigger": event.trigger,
+            "event": event.to_dict(),
+            "body": self.body,
+            "received_at": delivery.received_at,
+            "config_revision": None if match is None else match.config_revision,
+            "decisions": None if match is None else match.to_dict(),
+        }
 
 
 class DeliveryBatcher:
@@ -201,7 +217,7 @@ class DeliveryBatcher:
                 continue
             pending.delivery = replace(pending.delivery, id=row_id)
             runs.extend((request, row_id) for request in pending.runs)
-        queued = await queue_runs(conn, runs, at=batch[0].received_at) if runs else ()
+        queued = await queue_runs(conn, runs, at=batch[0].delivery.received_at) if runs else ()
         by_delivery: dict[int, list[Any]] = {}
         for run in queued:
             by_delivery.setdefault(run.delivery or 0, []).append(run)
@@ -226,7 +242,7 @@ class DeliveryBatcher:
         """Insert ``unique`` (no two share a key); the row id of each one inserted, keyed by
         ``id(pending)``. ``RETURNING`` order is not guaranteed for a multi-row insert, so
         rows are matched back by their unique keys."""
-        rows = await self._insert_rows_sql.execute(conn, [p.values for p in unique])
+        rows = await self._insert_rows_sql.execute(conn, [p.row() for p in unique])
         by_key: dict[tuple[str, ...], int] = {}
         anonymous: list[int] = []
         for row_id, source, delivery_id, workspace, key in rows:

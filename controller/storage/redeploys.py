@@ -38,10 +38,11 @@ async def resolve_redeploys(
     known: dict[int, RecordedDelivery] = {}
     latest: dict[tuple[str, str], tuple[str, str, PendingDelivery | None]] = {}
     for index, pending in enumerate(batch):
-        values = pending.values
-        if values["source"] != "argocd" or values["semantic_key"] is None:
+        delivery = pending.delivery
+        revision = delivery.event.revision
+        if delivery.source != "argocd" or delivery.semantic_key is None:
             continue
-        app = (values["workspace"], values["repository"])
+        app = (delivery.workspace, delivery.event.repository)
         if app not in latest:
             row = (
                 await conn.execute(
@@ -56,20 +57,18 @@ async def resolve_redeploys(
                     .limit(1)
                 )
             ).one_or_none()
-            if row is not None and row.revision == values["revision"]:
+            if row is not None and row.revision == revision:
                 earlier = (await conn.execute(select(_t).where(_t.c.id == row.id))).one()
                 known[index] = RecordedDelivery(delivery_from_row(earlier), duplicate=True)
                 continue
             latest[app] = ("", "", None) if row is None else (row.revision, row.semantic_key, None)
         previous, previous_key, previous_pending = latest[app]
-        if previous == values["revision"] and previous_pending is not None:
+        if previous == revision and previous_pending is not None:
             repeats[index] = previous_pending
             continue
-        event = replace(pending.delivery.event, previous_revision=previous)
+        event = replace(delivery.event, previous_revision=previous)
         key = semantic_key(event, follows=previous_key)
-        values["event"] = event.to_dict()
-        values["semantic_key"] = key
-        pending.delivery = replace(pending.delivery, event=event, semantic_key=key)
+        pending.delivery = replace(delivery, event=event, semantic_key=key)
         assert key is not None  # a triggering event
-        latest[app] = (values["revision"], key, pending)
+        latest[app] = (revision, key, pending)
     return repeats, known

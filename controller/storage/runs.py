@@ -16,10 +16,10 @@ from sqlalchemy import Row, Update, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
-from controller.models.runs import TRIGGER_TYPES, Run, RunRequest
+from controller.models.runs import CONTEXT_MAX, TRIGGER_TYPES, Run, RunRequest
 from controller.storage.bulk import BulkInsert
 from controller.storage.database import Database
-from controller.storage.tables import CONTEXT_MAX, NAME_MAX, STATUS_CONTEXT_MAX, runs
+from controller.storage.tables import NAME_MAX, STATUS_CONTEXT_MAX, runs
 from controller.storage.types import require_aware
 
 MAX_LIST_LIMIT = 1000

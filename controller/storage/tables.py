@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from controller.models.runs import CONTEXT_MAX
 from controller.storage.types import ID, JSON_DOCUMENT, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -98,7 +99,6 @@ deliveries = Table(
 )
 
 RUN_STATE_MAX = 20
-CONTEXT_MAX = 200
 STATUS_CONTEXT_MAX = 255
 
 # Suite runs, queued by the matcher (with their delivery) or by hand (no delivery).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -10,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from controller.configsync.service import ConfigAttempt, ConfigSync
+from controller.models.timestamps import iso_utc
 
 MAX_PROBLEMS_SHOWN = 200
 
@@ -35,14 +35,18 @@ def config_status_document(sync: ConfigSync, poll_interval_seconds: float) -> di
         if live is None
         else {
             "revision": live.revision,
-            "applied_at": _iso(live.loaded_at),
+            "applied_at": iso_utc(live.loaded_at),
             "documents": live.counts(),
             "workspaces": list(live.workspaces()),
         },
         "last_attempt": None if attempt is None else _attempt(attempt),
         "source_error": None
         if failure is None
-        else {"message": failure.message, "at": _iso(failure.at), "temporary": failure.temporary},
+        else {
+            "message": failure.message,
+            "at": iso_utc(failure.at),
+            "temporary": failure.temporary,
+        },
         "errors": errors,
     }
 
@@ -51,13 +55,9 @@ def _attempt(attempt: ConfigAttempt) -> dict[str, Any]:
     return {
         "revision": attempt.revision,
         "summary": attempt.summary,
-        "at": _iso(attempt.at),
+        "at": iso_utc(attempt.at),
         "valid": attempt.valid,
         "document_count": attempt.document_count,
         "problem_count": len(attempt.problems),
         "problems": [p.to_dict() for p in attempt.problems[:MAX_PROBLEMS_SHOWN]],
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

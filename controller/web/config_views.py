@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from controller.errors import NotFound, TemporaryError
-from controller.models.snapshot import ConfigSnapshot
+from controller.errors import NotFound
+from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.web import config_presenter as present
 from controller.web.errors import error_response
 
@@ -82,15 +82,14 @@ def _view_route(
         params = request.path_params
         if request.method in WRITE_METHODS:
             return _refuse_write(snapshot=snapshot, edit=edit(snapshot, params))
-        if snapshot is None:
-            raise TemporaryError("no valid config is loaded yet")
+        loaded = require_loaded(snapshot)
         try:
-            body = read(snapshot, params)
+            body = read(loaded, params)
         except NotFound as exc:
             return error_response(
-                404, type(exc).__name__, str(exc), config_revision=snapshot.revision
+                404, type(exc).__name__, str(exc), config_revision=loaded.revision
             )
-        return JSONResponse({"config_revision": snapshot.revision, **body})
+        return JSONResponse({"config_revision": loaded.revision, **body})
 
     return Route(path, endpoint, methods=["GET", *WRITE_METHODS])
 

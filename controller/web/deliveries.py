@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from controller.models.deliveries import Delivery
 from controller.models.events import EVENT_SOURCES
+from controller.models.timestamps import iso_utc
 from controller.storage import Storage
 from controller.web.params import ID_MAX, PAGE_MAX, int_param, path_id, text_param
 
@@ -68,7 +69,7 @@ def summary(delivery: Delivery) -> dict[str, Any]:
         "revision": event.revision or None,
         "trigger": event.trigger,
         "ignored_reason": event.ignored_reason or None,
-        "received_at": delivery.received_at.isoformat().replace("+00:00", "Z"),
+        "received_at": iso_utc(delivery.received_at),
         "config_revision": delivery.config_revision or None,
         "summary": None if match is None else match.summary,
         "body_bytes": len(delivery.raw_body),

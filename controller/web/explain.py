@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from controller.errors import BadRequest, TemporaryError
+from controller.errors import BadRequest
 from controller.intake.explain import explain
 from controller.matcher.service import Matcher
-from controller.models.snapshot import ConfigSnapshot
+from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.web.params import json_object
 
 FIELDS = ("source", "payload", "event", "workspace", "integration", "rule")
@@ -37,9 +37,7 @@ def explain_routes(*, config: Callable[[], ConfigSnapshot | None], matcher: Matc
         for name, value in texts.items():
             if value is not None and not isinstance(value, str):
                 raise BadRequest(f"{name}: expected a string")
-        snapshot = config()
-        if snapshot is None:
-            raise TemporaryError("no valid config is loaded yet")
+        snapshot = require_loaded(config())
         explanation = explain(
             snapshot=snapshot,
             matcher=matcher,

@@ -1,15 +1,18 @@
-"""Query parameters and JSON bodies of the API, checked once: a bad value is a 400 naming it."""
+"""Query parameters, media types and bodies of the API, checked once: a bad value is a 400
+naming it, a body over ``MAX_BODY_BYTES`` a 413 (it is read in chunks, never kept past the
+cap), an unusable media type a 415."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from controller.errors import BadRequest, NotFound
 
-MAX_JSON_BODY = 1 << 20
+MAX_BODY_BYTES = 1 << 20
 PAGE_MAX = 200
 ID_MAX = 2**63 - 1  # database ids are 64-bit
 
@@ -34,16 +37,43 @@ def text_param(request: Request, name: str, *, choices: tuple[str, ...] = ()) ->
     return text
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters (``""`` when absent)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_media(request: Request, accepted: tuple[str, ...]) -> None:
+    media = media_type(request)
+    if media not in accepted:
+        shown = ", ".join(m for m in accepted if m) or "none"
+        raise HTTPException(415, f"unsupported content type {media or 'none'!r}; use {shown}")
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, "invalid Content-Length header")
+        if int(declared) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is ``{}`` when ``optional``."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    body = await request.body()
+    media = media_type(request)
+    body = await read_body(request)
     if not body.strip() and optional:
         return {}
     if media not in ("application/json", ""):
         raise BadRequest(f"expected a JSON body (Content-Type: application/json), got {media!r}")
-    if len(body) > MAX_JSON_BODY:
-        raise BadRequest(f"body larger than {MAX_JSON_BODY} bytes")
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
