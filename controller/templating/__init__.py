@@ -15,6 +15,8 @@ from controller.templating.grammar import (
 )
 from controller.templating.render import (
     MAX_OUTPUT_CHARS,
+    MISSING,
+    lookup,
     render,
     render_tracked,
     render_value,
@@ -25,10 +27,12 @@ __all__ = [
     "FILTERS",
     "FUNCTIONS",
     "MAX_OUTPUT_CHARS",
+    "MISSING",
     "Template",
     "TemplateError",
     "TemplateSyntaxError",
     "contains_template",
+    "lookup",
     "parse",
     "render",
     "render_tracked",

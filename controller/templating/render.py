@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.templating.errors import TemplateError
+from controller.templating.errors import TemplateError, TemplateSyntaxError
 from controller.templating.grammar import Expression, Segment, Template, format_path, parse
 
 MAX_OUTPUT_CHARS = 1 << 20
@@ -83,6 +83,32 @@ def render(template: Template, scope: Mapping[str, Any]) -> Any:
 def render_tracked(template: Template, scope: Mapping[str, Any]) -> tuple[Any, frozenset[str]]:
     """Render, and return the roots read: a value that read ``secrets`` must be masked."""
     return _render(template, scope, _Budget()), template.roots
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(path: str, scope: Mapping[str, Any]) -> Any:
+    """The value at variable ``path`` (``order_id``, ``services.user-service.url``,
+    ``items[0]``) in ``scope``, or ``MISSING``; the same item lookups as ``${path}``.
+    Raises ``TemplateSyntaxError`` when ``path`` is not a plain path."""
+    template = parse("${" + path + "}")
+    expression = template.parts[0] if template.is_single_expression else None
+    if (
+        not isinstance(expression, Expression)
+        or expression.function is not None
+        or expression.filters
+    ):
+        raise TemplateSyntaxError(f"{path!r} is not a variable path", text=path, offset=0)
+    value, failed_at = _walk(expression.path, scope)
+    return MISSING if failed_at >= 0 else value
 
 
 def render_value(node: Any, scope: Mapping[str, Any]) -> Any:

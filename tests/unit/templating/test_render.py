@@ -13,7 +13,10 @@ import pytest
 from controller.templating import (
     FILTERS,
     MAX_OUTPUT_CHARS,
+    MISSING,
     TemplateError,
+    TemplateSyntaxError,
+    lookup,
     parse,
     render,
     render_tracked,
@@ -402,3 +405,16 @@ def test_render_value_tracked_without_secrets_is_untainted() -> None:
 
 def test_render_scope_may_be_any_mapping() -> None:
     assert run("${a.b}", MappingProxyType({"a": MappingProxyType({"b": 1})})) == 1
+
+
+def test_lookup_reads_paths_like_templates_and_reports_missing() -> None:
+    scope = {"items": [{"id": 7}], "services": {"user-service": {"url": "http://u"}}, "n": None}
+    assert lookup("items[0].id", scope) == 7
+    assert lookup("services.user-service.url", scope) == "http://u"
+    assert lookup("n", scope) is None
+    assert lookup("items[3]", scope) is MISSING
+    assert lookup("items.id", scope) is MISSING
+    with pytest.raises(TemplateSyntaxError, match="is not a variable path"):
+        lookup("uuid()", scope)
+    with pytest.raises(TemplateSyntaxError):
+        lookup("a | upper", scope)

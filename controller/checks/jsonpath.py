@@ -1,0 +1,44 @@
+"""JSONPath (RFC 9535) for ``json:`` checks and captures; the one user of ``jsonpath_rfc9535``.
+
+The result shape follows flows.md §2.6, decided by the query, never by the data: a *singular*
+query (names and indexes only, ``$.a.b[0]``) gives the value or ``ABSENT``; any other query
+(wildcards, slices, filters, ``..``) gives a list, possibly empty. So ``$.items[*].id`` is a
+list even when one item matches, and a check on it does not change meaning with the data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jsonpath_rfc9535
+from jsonpath_rfc9535 import JSONPathError, JSONPathQuery
+
+from controller.checks.values import ABSENT
+from controller.errors import PermanentError
+
+
+class JsonPathError(PermanentError):
+    """The query does not parse, or cannot be applied (nested too deeply)."""
+
+
+@lru_cache(maxsize=1024)
+def compile_path(text: str) -> tuple[JSONPathQuery, bool]:
+    """The compiled query and whether it is singular; raises ``JsonPathError``."""
+    try:
+        query = jsonpath_rfc9535.compile(text)
+    except JSONPathError as exc:
+        raise JsonPathError(f"invalid JSONPath {text!r}: {exc}") from exc
+    return query, bool(query.singular_query())
+
+
+def select(text: str, document: Any) -> Any:
+    """The value (singular query) or list of values at ``text`` in ``document``."""
+    query, singular = compile_path(text)
+    try:
+        values = query.find(document).values()
+    except (JSONPathError, RecursionError) as exc:
+        raise JsonPathError(f"JSONPath {text!r} could not be applied: {exc}") from exc
+    if singular:
+        return values[0] if values else ABSENT
+    return values
