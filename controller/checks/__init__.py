@@ -1,8 +1,8 @@
 """Checks and captures of the flow language (flows.md §2.6, §2.7): pure, no I/O.
 
-``Observed`` is one response; ``evaluate``/``evaluate_all`` turn checks (already rendered)
-into ``CheckResult`` values; ``capture`` takes values out of a response. JSONPath is
-RFC 9535 (``checks.jsonpath`` owns ``jsonpath_rfc9535``).
+Checks look at a ``models.http.HttpResponse``: ``evaluate``/``evaluate_all`` turn checks
+(already rendered) into ``CheckResult`` values; ``capture`` takes values out of a response.
+JSONPath is RFC 9535 (``checks.jsonpath`` owns ``jsonpath_rfc9535``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from controller.checks.evaluate import (
     parse_check,
 )
 from controller.checks.jsonpath import JsonPathError, compile_path
-from controller.checks.observed import SELECTORS, Observed, SelectorError, needs_response
+from controller.checks.observed import SELECTORS, SelectorError, needs_response
 from controller.checks.operators import OPERATORS, Context
 from controller.checks.values import ABSENT, show, strict_equal
 
@@ -40,7 +40,6 @@ __all__ = [
     "CheckSpecError",
     "Context",
     "JsonPathError",
-    "Observed",
     "SelectorError",
     "all_passed",
     "capture",

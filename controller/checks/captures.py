@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.checks.observed import Observed, SelectorError, select
+from controller.checks.observed import SelectorError, select
 from controller.checks.values import ABSENT
 from controller.errors import PermanentError
+from controller.models.http import HttpResponse
 
 CAPTURE_SELECTORS = ("json", "header", "cookie", "regex", "body", "status", "url")
 _WHOLE = frozenset({"body", "status", "url"})
@@ -32,7 +33,7 @@ class Captured:
     defaulted: bool = False
 
 
-def capture(name: str, spec: Mapping[str, Any], observed: Observed) -> Captured:
+def capture(name: str, spec: Mapping[str, Any], observed: HttpResponse) -> Captured:
     """Take capture ``name`` from ``observed``; raises ``CaptureError``."""
     selectors = [key for key in spec if key in CAPTURE_SELECTORS]
     if len(selectors) != 1:
@@ -54,6 +55,6 @@ def capture(name: str, spec: Mapping[str, Any], observed: Observed) -> Captured:
     return Captured(name, value, secret)
 
 
-def capture_all(specs: Mapping[str, Mapping[str, Any]], observed: Observed) -> list[Captured]:
+def capture_all(specs: Mapping[str, Mapping[str, Any]], observed: HttpResponse) -> list[Captured]:
     """Every capture, in order; the first that fails raises ``CaptureError``."""
     return [capture(name, spec, observed) for name, spec in specs.items()]

@@ -18,7 +18,6 @@ from typing import Any
 from controller.checks.observed import (
     SELECTORS,
     SELECTORS_WITH_ARGUMENT,
-    Observed,
     SelectorError,
     select,
 )
@@ -26,6 +25,7 @@ from controller.checks.operators import Context, OperandError, apply
 from controller.checks.values import ABSENT, preview, show
 from controller.errors import PermanentError
 from controller.models.durations import parse_duration
+from controller.models.http import HttpResponse
 
 _STATUS_CLASS = re.compile(r"^[1-5]xx$")
 
@@ -100,7 +100,7 @@ def parse_check(check: Mapping[str, Any]) -> CheckSpec:
 
 def evaluate(
     check: Mapping[str, Any] | CheckSpec,
-    observed: Observed | None,
+    observed: HttpResponse | None,
     scope: Mapping[str, Any],
     ctx: Context,
 ) -> list[CheckResult]:
@@ -121,7 +121,7 @@ def evaluate(
 
 def evaluate_all(
     checks: Sequence[Mapping[str, Any] | CheckSpec],
-    observed: Observed | None,
+    observed: HttpResponse | None,
     scope: Mapping[str, Any],
     ctx: Context,
 ) -> tuple[CheckResult, ...]:

@@ -1,4 +1,5 @@
-"""The real app on a real uvicorn server on 127.0.0.1 (random port), inside the test's loop."""
+"""Real uvicorn servers on 127.0.0.1 (random port), inside the test's loop: the app under
+test (``running_server``) and the small services flows talk to (``serving``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -22,12 +24,15 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def running_server(
-    settings: Settings, *, environ: Mapping[str, str] | None = None
-) -> AsyncIterator[RunningServer]:
-    controller = await build_controller(settings, environ=environ or {})
+async def serving(app: Any, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
+    """Serve the ASGI ``app``; yields its base URL (``http://127.0.0.1:<port>``)."""
     config = uvicorn.Config(
-        controller.app, host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -39,10 +44,22 @@ async def running_server(
                     raise AssertionError("uvicorn stopped before it started")
                 await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        base_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
-            yield RunningServer(base_url, controller, client)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    settings: Settings, *, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[RunningServer]:
+    controller = await build_controller(settings, environ=environ or {})
+    try:
+        async with (
+            serving(controller.app, lifespan="on") as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=5) as client,
+        ):
+            yield RunningServer(base_url, controller, client)
+    finally:
         await controller.close()

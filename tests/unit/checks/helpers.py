@@ -4,7 +4,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.checks import CheckResult, Context, Observed, evaluate
+from controller.checks import CheckResult, Context, evaluate
+from controller.models.http import HttpResponse
 
 NO_FILES = Context(load_schema=lambda path: (_ for _ in ()).throw(LookupError(path)))
 
@@ -17,11 +18,11 @@ def response(
     elapsed_ms: float = 12.0,
     url: str = "http://user-service.test/api/users",
     complete: bool = True,
-) -> Observed:
+) -> HttpResponse:
     if not isinstance(body, bytes):
         body = json.dumps(body).encode()
         headers = [("Content-Type", "application/json"), *headers]
-    return Observed(
+    return HttpResponse(
         status=status,
         headers=tuple(headers),
         body=body,
@@ -33,7 +34,7 @@ def response(
 
 def check(
     spec: Mapping[str, Any],
-    observed: Observed | None,
+    observed: HttpResponse | None,
     scope: Mapping[str, Any] | None = None,
     ctx: Context = NO_FILES,
 ) -> list[CheckResult]:

@@ -1,0 +1,275 @@
+"""HTTP to the services under test: the flow engine's one use of ``httpx``.
+
+A ``ServiceClient`` serves one run: one connection pool with limits, so a run's flows share
+connections and one run's slow service cannot take another run's. What it guarantees:
+
+- Nothing from meshgate's own environment steers a request (``trust_env=False``: no proxy
+  variables, no ``.netrc`` credentials) and no cookie jar carries state between requests;
+  a flow that needs a session captures the cookie and sends it.
+- Redirects are followed only when asked, at most ``MAX_REDIRECTS`` times, and only within
+  the origin (scheme, host, port) of the request: a redirect elsewhere is a
+  ``TransportFailure`` naming the target, so headers meant for one service never reach
+  another host.
+- The body is streamed: the first ``keep_bytes`` are kept for checks and reports, the rest
+  only counted, up to ``drain_bytes``; then the connection is dropped. The whole exchange
+  (every redirect included) ends by ``deadline``, so a response that never ends is a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from controller.errors import TemporaryError
+from controller.models.http import HttpResponse
+
+MAX_REDIRECTS = 10
+DEFAULT_KEEP_BYTES = 1 << 20
+DEFAULT_DRAIN_BYTES = 64 << 20
+
+FailureKind = Literal["connect", "timeout", "protocol", "redirect"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds per phase, as ``httpx.Timeout``."""
+
+    connect: float
+    read: float
+    write: float
+    pool: float
+
+    def capped(self, seconds: float) -> Timeouts:
+        cap = max(seconds, 0.001)
+        return Timeouts(
+            *(min(value, cap) for value in (self.connect, self.read, self.write, self.pool))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRequest:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    content: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What was sent last (after redirects) and what came back."""
+
+    request: OutgoingRequest
+    response: HttpResponse
+    redirects: tuple[str, ...] = ()
+
+
+class TransportFailure(TemporaryError):
+    """No usable response. ``sent`` is whether the request may have reached the service
+    (a connection that never opened cannot have; a timeout while reading may have)."""
+
+    def __init__(self, kind: FailureKind, message: str, *, sent: bool, name: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.sent = sent
+        self.name = name
+        """The error's type for reports: ``ConnectError``, ``ReadTimeout``..."""
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    def __init__(self) -> None:
+        super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 20,
+        keep_bytes: int = DEFAULT_KEEP_BYTES,
+        drain_bytes: int = DEFAULT_DRAIN_BYTES,
+    ) -> None:
+        self._keep_bytes = keep_bytes
+        self._drain_bytes = max(drain_bytes, keep_bytes)
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=_NoCookies(),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def send(
+        self,
+        request: OutgoingRequest,
+        *,
+        timeouts: Timeouts,
+        deadline: float,
+        follow_redirects: bool = False,
+    ) -> Exchange:
+        """Send ``request`` and read its response by ``deadline`` (``time.monotonic()``);
+        raises ``TransportFailure``."""
+        started = time.monotonic()
+        left = deadline - started
+        if left <= 0:
+            raise TransportFailure(
+                "timeout", "no time left to send the request", sent=False, name="Timeout"
+            )
+        redirects: list[str] = []
+        try:
+            async with asyncio.timeout(left):
+                while True:
+                    response = await self._one(
+                        request, timeouts.capped(deadline - time.monotonic())
+                    )
+                    target = _redirect_target(request, response) if follow_redirects else None
+                    if target is None:
+                        return Exchange(
+                            request,
+                            replace(response, elapsed_ms=(time.monotonic() - started) * 1000),
+                            tuple(redirects),
+                        )
+                    if len(redirects) >= MAX_REDIRECTS:
+                        raise TransportFailure(
+                            "redirect",
+                            f"more than {MAX_REDIRECTS} redirects",
+                            sent=True,
+                            name="TooManyRedirects",
+                        )
+                    redirects.append(target)
+                    request = _follow(request, response.status, target)
+        except TimeoutError:
+            raise TransportFailure(
+                "timeout",
+                f"no complete response within {left:.3g}s (the step's time left)",
+                sent=True,
+                name="ReadTimeout",
+            ) from None
+
+    async def _one(self, request: OutgoingRequest, timeouts: Timeouts) -> HttpResponse:
+        built = self._client.build_request(
+            request.method,
+            request.url,
+            headers=list(request.headers),
+            content=request.content,
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=timeouts.read,
+                write=timeouts.write,
+                pool=timeouts.pool,
+            ),
+        )
+        try:
+            response = await self._client.send(built, stream=True)
+            try:
+                kept, size, complete = await self._read(response)
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            raise _translated(exc, request.url) from exc
+        return HttpResponse(
+            status=response.status_code,
+            headers=tuple(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+            ),
+            body=kept,
+            url=str(response.url),
+            elapsed_ms=0.0,
+            body_complete=complete and size == len(kept),
+            body_size=size if complete else None,
+        )
+
+    async def _read(self, response: httpx.Response) -> tuple[bytes, int, bool]:
+        """(the kept bytes, the bytes read in all, whether the body ended before the drain
+        limit)."""
+        kept = bytearray()
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if len(kept) < self._keep_bytes:
+                kept += chunk[: self._keep_bytes - len(kept)]
+            if size > self._drain_bytes:
+                return bytes(kept), size, False
+        return bytes(kept), size, True
+
+
+def _translated(exc: httpx.HTTPError, url: str) -> TransportFailure:
+    name = type(exc).__name__
+    where = _origin(url)
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
+        reason = str(exc) or name
+        return TransportFailure(
+            "connect", f"cannot connect to {where}: {reason}", sent=False, name=name
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportFailure(
+            "timeout", f"{where} did not answer in time ({name})", sent=True, name=name
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return TransportFailure("connect", f"cannot send to {url!r}: {exc}", sent=False, name=name)
+    return TransportFailure(
+        "protocol", f"{where} broke the exchange: {exc or name}", sent=True, name=name
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def same_origin(a: str, b: str) -> bool:
+    x, y = urlsplit(a), urlsplit(b)
+    return (x.scheme, x.hostname, x.port or _default_port(x.scheme)) == (
+        y.scheme,
+        y.hostname,
+        y.port or _default_port(y.scheme),
+    )
+
+
+def _default_port(scheme: str) -> int | None:
+    return {"http": 80, "https": 443}.get(scheme)
+
+
+def _redirect_target(request: OutgoingRequest, response: HttpResponse) -> str | None:
+    if response.status not in (301, 302, 303, 307, 308):
+        return None
+    location = response.header("location")
+    if not location:
+        return None
+    target = urljoin(request.url, location)
+    if not same_origin(request.url, target):
+        raise TransportFailure(
+            "redirect",
+            f"{_origin(request.url)} redirected to {_origin(target)}, another host: not followed",
+            sent=True,
+            name="RedirectToOtherHost",
+        )
+    return target
+
+
+def _follow(request: OutgoingRequest, status: int, target: str) -> OutgoingRequest:
+    """The next request of a redirect: 307/308 keep the method and body, 303 (and 301/302
+    after anything but GET/HEAD, as browsers do) become a GET without a body."""
+    if status in (307, 308) or (request.method in ("GET", "HEAD") and status != 303):
+        return replace(request, url=target)
+    headers = tuple(
+        (k, v) for k, v in request.headers if k.lower() not in ("content-type", "content-length")
+    )
+    return OutgoingRequest("GET", target, headers, None)
