@@ -235,16 +235,18 @@ def _origin(url: str) -> str:
 
 
 def same_origin(a: str, b: str) -> bool:
-    x, y = urlsplit(a), urlsplit(b)
-    return (x.scheme, x.hostname, x.port or _default_port(x.scheme)) == (
-        y.scheme,
-        y.hostname,
-        y.port or _default_port(y.scheme),
-    )
+    """Same scheme, host (any case) and port (the scheme's default when absent)."""
+    return _origin_key(a) == _origin_key(b)
 
 
-def _default_port(scheme: str) -> int | None:
-    return {"http": 80, "https": 443}.get(scheme)
+def _origin_key(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port or default
 
 
 def _redirect_target(request: OutgoingRequest, response: HttpResponse) -> str | None:
