@@ -25,6 +25,8 @@ from controller.models.timestamps import iso_utc
 from controller.templating import TemplateError, render_value
 
 FINALLY_BUDGET = timedelta(seconds=30)
+TIMEOUTS = frozenset({"ReadTimeout", "WriteTimeout", "Timeout"})
+DEADLINE_SLACK = 0.005
 
 StepListener = Callable[[FlowPlan, StepResult], None]
 
@@ -152,21 +154,15 @@ class _FlowRun:
                     secret_names=self.secret_names,
                 )
         except TimeoutError:
-            what = f"the flow's timeout ({self.budget})" if self.budget else "the run's time left"
-            if phase == "finally":
-                what = f"the finally budget ({format_duration(FINALLY_BUDGET)})"
-            result = _ended(
-                self.plan,
-                step,
-                index,
-                "error",
-                "FlowTimeout",
-                f"{what} ran out during this step",
-                phase,
-            )
+            result = self._timed_out(step, phase, index, "")
             self._add(result)
             return result
         result = outcome.result
+        if result.failure_type in TIMEOUTS and time.monotonic() >= deadline - DEADLINE_SLACK:
+            # The request ran into the flow's deadline, not into its own timeout.
+            detail = f" ({result.failure_type}: {result.message})"
+            timed_out = self._timed_out(step, phase, index, detail)
+            result = replace(timed_out, request=result.request, attempts=result.attempts)
         if result.status == "passed":
             for captured in outcome.captured:
                 self.scope[captured.name] = captured.value
@@ -175,6 +171,15 @@ class _FlowRun:
         result = _with_line(self.plan, result, phase, index)
         self._add(result)
         return result
+
+    def _timed_out(
+        self, step: Mapping[str, Any], phase: Phase, index: int, detail: str
+    ) -> StepResult:
+        what = f"the flow's timeout ({self.budget})" if self.budget else "the run's time left"
+        if phase == "finally":
+            what = f"the finally budget ({format_duration(FINALLY_BUDGET)})"
+        message = f"{what} ran out during this step{detail}"
+        return _ended(self.plan, step, index, "error", "FlowTimeout", message, phase)
 
     def _add(self, result: StepResult) -> None:
         self.results.append(result)

@@ -24,5 +24,5 @@ def example_snapshot(revision: str = "example") -> ConfigSnapshot:
 def snapshot_of(text: str, revision: str = "text") -> ConfigSnapshot:
     """``text`` (YAML documents) as a snapshot; it must load without problems."""
     loaded = load_text(text, "config.yaml")
-    assert loaded.problems == ()
+    assert loaded.problems == (), [problem.to_dict() for problem in loaded.problems]
     return ConfigSnapshot.build(revision=revision, loaded_at=LOADED_AT, documents=loaded.documents)
