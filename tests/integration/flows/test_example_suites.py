@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from controller.flows import SuiteResult
+from controller.flows.junit import RunInfo, render_junit
 from tests.integration.flows.helpers import run_example
 from tests.support.config import example_snapshot
 from tests.support.shop import ShopState, running_shop
@@ -54,3 +57,46 @@ async def test_a_rejected_order_fails_at_once_with_the_exact_check() -> None:
     ]
     cleanup = [s for s in place_order.steps if s.phase == "finally"]
     assert [s.status for s in cleanup] == ["passed", "passed"]
+
+
+async def test_junit_of_a_failed_run_parses_and_counts_consistently() -> None:
+    state = ShopState(polls_until_final=1, final_status="REJECTED")
+    async with running_shop(state) as routes:
+        result = await run_example(example_snapshot(), "checkout-smoke", routes)
+    document = render_junit(result, RunInfo(run_id="42", environment="staging"))
+    root = ET.fromstring(document)
+    assert root.tag == "testsuites"
+    assert root.get("name") == "checkout-smoke@staging run 42"
+    cases = root.findall("./testsuite/testcase")
+    assert int(root.get("tests", "0")) == len(cases) == 3 + 3 + 2 + 6
+    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("1", "0", "0")
+    (failed,) = [c for c in cases if c.find("failure") is not None]
+    failure = failed.find("failure")
+    assert failure is not None
+    assert (failed.get("classname"), failed.get("name")) == (
+        "checkout-smoke.place-order",
+        "order is confirmed",
+    )
+    assert failed.get("file") == "flows/checkout-smoke/place-order.flow.yaml"
+    assert failure.get("type") == "AssertionFailed"
+    assert (failure.get("message") or "").startswith(
+        'json $.status: expected eq "CONFIRMED", got "REJECTED"'
+    )
+    assert "failed checks:\n  - json $.status: expected eq" in (failure.text or "")
+    finally_names = [c.get("name") for c in cases if (c.get("name") or "").startswith("(finally) ")]
+    assert finally_names == [
+        "(finally) delete the signed-up user",
+        "(finally) cancel the order if one was placed",
+        "(finally) delete the customer",
+    ]
+    timestamps = [s.get("timestamp") for s in root.findall("testsuite")]
+    assert all(t and len(t) == 19 and not t.endswith("Z") for t in timestamps)
+    flows = root.findall("testsuite")
+    assert [s.get("name") for s in flows] == [
+        "checkout-smoke/(readiness)",
+        "checkout-smoke/user-signup",
+        "checkout-smoke/catalog-browse",
+        "checkout-smoke/place-order",
+    ]
+    properties = {p.get("name"): p.get("value") for p in flows[3].iter("property")}
+    assert properties["route.order-service"] == f"under_test:{routes['order-service']}"
