@@ -1,4 +1,4 @@
-"""The ``meshgate`` command: ``serve``, ``validate`` and ``explain``.
+"""The ``meshgate`` command: ``serve``, ``validate``, ``explain`` and ``run``.
 
 This is the CLI's composition root: the only place that reads ``os.environ`` (handing it to
 settings) and configures logging.
@@ -14,23 +14,22 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import uvicorn
 
 from controller import __version__
 from controller.app import build_controller
 from controller.clients.meshgate_api import explain_remotely
-from controller.configsync.validation import ConfigValidator
+from controller.configsync.folder import folder_snapshot, load_folder, write_report
 from controller.errors import MeshgateError, SettingsError
+from controller.flows.junit import render_junit
 from controller.intake.explain import explain
 from controller.intake.explain_text import format_explanation
-from controller.loader import ConfigLoader, LoadedTree
 from controller.matcher.service import Matcher
-from controller.models.problems import Problem
-from controller.models.snapshot import ConfigSnapshot
+from controller.runner.local import LocalRun, Prepared, run_locally
+from controller.runner.progress import ConsoleProgress
 from controller.settings import Settings, load_settings
 
 log = logging.getLogger("controller")
@@ -98,6 +97,33 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--rule", help="only this rule")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(handler=_explain)
+
+    run = commands.add_parser(
+        "run",
+        help="run a suite now against services you name (local development)",
+        description="Run SUITE from a config folder with live progress; nothing is stored. "
+        "Exit 0 when every flow passed, 1 otherwise, 2 when the run cannot start.",
+    )
+    run.add_argument("suite", help="the suite's name")
+    run.add_argument(
+        "--config",
+        help="config repo folder (default: MESHGATE_CONFIG_REPO when it is a folder, "
+        "else ./example-config-repo)",
+    )
+    run.add_argument("--config-path", default="", help="subfolder holding the documents")
+    run.add_argument("--workspace", help="the suite's workspace (needed when several have it)")
+    run.add_argument("--template", help="EnvironmentTemplate to route by (default: the default)")
+    run.add_argument("--context", help="environment context (${context} in routing policies)")
+    run.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="SERVICE=URL",
+        help="send SERVICE to URL, e.g. user-service=http://localhost:8080 (repeatable)",
+    )
+    run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    run.add_argument("--json", metavar="FILE", help="write the full result as JSON to FILE")
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -179,48 +205,9 @@ def _validate(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"meshgate validate: {args.path}: not a directory", file=sys.stderr)
         return 2
-    tree, problems = _load_config(root, args.config_path)
-    config_root = root / args.config_path.strip("/") if args.config_path else root
-    if args.format == "json":
-        _print_json(sys.stdout, config_root, tree.files, len(tree.documents), problems)
-    else:
-        _print_text(sys.stdout, config_root, tree.files, len(tree.documents), problems)
-    return 1 if problems else 0
-
-
-def _load_config(root: Path, config_path: str) -> tuple[LoadedTree, list[Problem]]:
-    """Load and validate a config folder as the server does; problems in file order."""
-    tree = ConfigLoader().load_tree(root, config_path.strip("/"))
-    semantic = ConfigValidator().validate(tree.documents)
-    return tree, sorted((*tree.problems, *semantic), key=Problem.sort_key)
-
-
-def _print_text(
-    out: TextIO, root: Path, files: int, documents: int, problems: Sequence[Problem]
-) -> None:
-    for problem in problems:
-        out.write(problem.render(_display_path(root, problem.path)) + "\n")
-    summary = f"{documents} documents in {files} files"
-    if problems:
-        out.write(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {summary}\n")
-    else:
-        out.write(f"valid: {summary}\n")
-
-
-def _print_json(
-    out: TextIO, root: Path, files: int, documents: int, problems: Sequence[Problem]
-) -> None:
-    report = {
-        "valid": not problems,
-        "root": str(root),
-        "files": files,
-        "documents": documents,
-        "problems": [
-            {**problem.to_dict(), "file": _display_path(root, problem.path)} for problem in problems
-        ],
-    }
-    json.dump(report, out, indent=2)
-    out.write("\n")
+    loaded = load_folder(root, args.config_path)
+    write_report(sys.stdout, loaded, as_json=args.format == "json")
+    return 1 if loaded.problems else 0
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -262,17 +249,7 @@ def _explain_locally(
     settings = load_settings(os.environ, {"config_repo": args.config})
     if settings.config_source_kind != "folder":
         raise SettingsError("MESHGATE_CONFIG_REPO is a Git URL: use --config FOLDER or --server")
-    root = Path(settings.config_repo)
-    if not root.is_dir():
-        raise SettingsError(f"config folder {root} does not exist (use --config or --server)")
-    tree, problems = _load_config(root, args.config_path)
-    if problems:
-        raise SettingsError(
-            f"the config in {root} has {len(problems)} problems; see: meshgate validate {root}"
-        )
-    snapshot = ConfigSnapshot.build(
-        revision=tree.content_hash, loaded_at=datetime.now(UTC), documents=tree.documents
-    )
+    snapshot, _ = folder_snapshot(Path(settings.config_repo), args.config_path)
     explanation = explain(
         snapshot=snapshot,
         matcher=Matcher(),
@@ -284,5 +261,62 @@ def _explain_locally(
     return explanation.to_dict()
 
 
-def _display_path(root: Path, relative: str) -> str:
-    return str(root / relative) if relative else str(root)
+def _run(args: argparse.Namespace) -> int:
+    routes = {}
+    for text in args.route:
+        service, sep, url = text.partition("=")
+        if not sep or not service or not url:
+            print(f"meshgate run: --route {text!r}: expected SERVICE=URL", file=sys.stderr)
+            return 2
+        routes[service.strip()] = url.strip()
+    settings = load_settings(os.environ, {"config_repo": args.config})
+    if settings.config_source_kind != "folder":
+        print(
+            "meshgate run: MESHGATE_CONFIG_REPO is a Git URL: use --config FOLDER", file=sys.stderr
+        )
+        return 2
+    request = LocalRun(
+        config=Path(settings.config_repo),
+        suite=args.suite,
+        config_path=args.config_path,
+        workspace=args.workspace,
+        template=args.template,
+        context=args.context,
+        routes=routes,
+    )
+    progress = ConsoleProgress(sys.stdout, tty=sys.stdout.isatty())
+
+    def started(prepared: Prepared) -> None:
+        plan, info = prepared.plan, prepared.info
+        header = (
+            f"meshgate run {plan.suite.name} (workspace {plan.suite.workspace}, "
+            f"environment {info.environment}, run {info.run_id})"
+        )
+        progress.start(plan, header, [*prepared.warnings])
+
+    try:
+        prepared, result = asyncio.run(
+            run_locally(
+                request, environ=os.environ, listeners=progress.listeners(), on_prepared=started
+            )
+        )
+    except MeshgateError as exc:
+        print(f"meshgate run: {exc}", file=sys.stderr)
+        return 2
+    progress.summary(result)
+    granularity = (
+        (prepared.plan.spec.get("report") or {}).get("junit", {}).get("granularity", "step")
+    )
+    outputs = []
+    if args.junit:
+        outputs.append((args.junit, render_junit(result, prepared.info, granularity=granularity)))
+    if args.json:
+        outputs.append((args.json, json.dumps(result.to_dict(), indent=2).encode() + b"\n"))
+    for name, content in outputs:
+        try:
+            Path(name).write_bytes(content)
+        except OSError as exc:
+            print(f"meshgate run: cannot write {name}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {name}")
+    return 0 if result.status == "passed" else 1

@@ -1,41 +1,13 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
-from controller.checks import Context
 from controller.clients.services import ServiceClient
-from controller.flows import (
-    Redactor,
-    RoutingPolicy,
-    StepEnvironment,
-    SuiteResult,
-    plan_suite,
-    run_suite,
-)
+from controller.flows import RoutingPolicy, SuiteResult, plan_suite, run_suite
 from controller.models.snapshot import ConfigSnapshot
+from controller.runner.config_files import ConfigFiles
+from controller.runner.preparation import step_environment, template_roots
 from tests.support.config import EXAMPLE
-
-
-def example_files(path: str) -> Any:
-    target = (EXAMPLE / path).resolve()
-    if EXAMPLE.resolve() not in target.parents:
-        raise LookupError(path)
-    try:
-        return json.loads(Path(target).read_text())
-    except OSError as exc:
-        raise LookupError(path) from exc
-
-
-def run_roots(routing: RoutingPolicy, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "run": {"id": "run-7", "suite": "checkout-smoke"},
-        "services": routing.scope(),
-        "secrets": dict(secrets or {}),
-        "context": None,
-    }
 
 
 async def run_example(
@@ -48,13 +20,16 @@ async def run_example(
 ) -> SuiteResult:
     plan = plan_suite(snapshot, workspace, suite)
     routing = RoutingPolicy.of(routes)
+    secrets = secrets or {}
     async with ServiceClient() as client:
-        env = StepEnvironment(
+        env = step_environment(
+            plan,
             client=client,
             routing=routing,
-            defaults=plan.spec.get("defaults", {}),
-            checks=Context(load_schema=example_files),
-            redactor=Redactor((secrets or {}).values()),
-            max_body_bytes=plan.spec.get("report", {}).get("max_body_bytes", 4096),
+            secrets=secrets,
+            load_schema=ConfigFiles(EXAMPLE).load_json,
         )
-        return await run_suite(plan, roots=run_roots(routing, secrets), env=env)
+        roots = template_roots(
+            run={"id": "run-7", "suite": suite}, routing=routing, secrets=secrets, context=None
+        )
+        return await run_suite(plan, roots=roots, env=env)

@@ -7,23 +7,19 @@ from typing import Any
 
 import httpx
 
-from controller.checks import Context
 from controller.clients.services import ServiceClient
-from controller.flows import (
-    Listeners,
-    Redactor,
-    RoutingPolicy,
-    StepEnvironment,
-    SuiteResult,
-    plan_suite,
-    run_suite,
-)
+from controller.flows import Listeners, RoutingPolicy, SuiteResult, plan_suite, run_suite
+from controller.runner.preparation import step_environment, template_roots
 from tests.support.config import snapshot_of
 
 HEADER = "apiVersion: meshgate.dev/v1alpha1\n"
 ROUTES = {"api": "http://api.test", "other": "http://other.test:8080"}
 
 Handler = Callable[[httpx.Request], Any]
+
+
+def no_files(path: str) -> Any:
+    raise LookupError(path)
 
 
 def suite_yaml(spec: str, *, name: str = "s") -> str:
@@ -44,20 +40,12 @@ async def run_yaml(
     plan = plan_suite(snapshot, "default", suite)
     routing = RoutingPolicy.of(routes)
     async with ServiceClient(transport=httpx.MockTransport(handler)) as client:
-        env = StepEnvironment(
-            client=client,
-            routing=routing,
-            defaults=plan.spec.get("defaults", {}),
-            checks=Context(load_schema=lambda path: (_ for _ in ()).throw(LookupError(path))),
-            redactor=Redactor((secrets or {}).values()),
-            max_body_bytes=plan.spec.get("report", {}).get("max_body_bytes", 4096),
+        env = step_environment(
+            plan, client=client, routing=routing, secrets=secrets or {}, load_schema=no_files
         )
-        roots = {
-            "run": {"id": "r1"},
-            "services": routing.scope(),
-            "secrets": dict(secrets or {}),
-            "context": None,
-        }
+        roots = template_roots(
+            run={"id": "r1"}, routing=routing, secrets=secrets or {}, context=None
+        )
         return await run_suite(plan, roots=roots, env=env, listeners=listeners or Listeners())
 
 

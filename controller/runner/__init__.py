@@ -1,0 +1,1 @@
+"""Running suites: preparing a run (routing, secrets, roots) and, for the CLI, a local run."""
