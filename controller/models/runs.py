@@ -67,8 +67,10 @@ class RunRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
-    """A queued (or later) run. ``delivery`` is the id of the delivery that caused it
-    (``None`` for a manual run); ``superseded_by`` the run that replaced it."""
+    """A run and where it stands. ``delivery`` is the id of the delivery that caused it
+    (``None`` for a manual run); ``superseded_by`` the run that replaced it; ``attempt`` how
+    many times it was claimed (a run interrupted by a crash or shutdown is claimed again);
+    ``message`` why it ended as it did (or why it went back to the queue)."""
 
     id: int
     request: RunRequest
@@ -77,6 +79,10 @@ class Run:
     created_at: datetime
     updated_at: datetime
     superseded_by: int | None = None
+    attempt: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The API form: the request's fields at top level, times in ISO 8601 UTC."""
@@ -101,6 +107,10 @@ class Run:
             "superseded_by": self.superseded_by,
             "parameters": dict(request.parameters),
             "routes": dict(request.routes),
+            "attempt": self.attempt,
+            "message": self.message,
             "created_at": iso_utc(self.created_at),
             "updated_at": iso_utc(self.updated_at),
+            "started_at": None if self.started_at is None else iso_utc(self.started_at),
+            "finished_at": None if self.finished_at is None else iso_utc(self.finished_at),
         }

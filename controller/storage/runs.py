@@ -28,9 +28,10 @@ _t = runs
 
 
 def _supersede_statement() -> Update:
-    """Mark superseded every queued run older than the newest queued run of its lane, for
-    the lanes in ``:lanes`` ((workspace, rule, lane) tuples). Built once: it runs with
-    every batch of deliveries."""
+    """Mark superseded every queued or running run older than the newest queued run of its
+    lane, for the lanes in ``:lanes`` ((workspace, rule, lane) tuples); a running one is
+    stopped by its runner at the next heartbeat. Built once: it runs with every batch of
+    deliveries."""
     newer = _t.alias("newer")
     newest = (
         select(func.max(newer.c.id))
@@ -45,7 +46,7 @@ def _supersede_statement() -> Update:
     return (
         update(_t)
         .where(
-            _t.c.state == "queued",
+            _t.c.state.in_(("queued", "running")),
             tuple_(_t.c.workspace, _t.c.rule, _t.c.lane).in_(bindparam("lanes", expanding=True)),
             _t.c.id < newest,
         )
@@ -76,7 +77,7 @@ class RunQueries:
             row = (await conn.execute(select(_t).where(_t.c.id == id))).one_or_none()
         if row is None:
             raise NotFound(f"run {id} does not exist")
-        return _run(row)
+        return run_from_row(row)
 
     async def list_runs(
         self,
@@ -110,7 +111,7 @@ class RunQueries:
             statement = statement.where(_t.c.id < before)
         async with self._db.read("listing runs") as conn:
             rows = (await conn.execute(statement)).all()
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
 
 async def queue_runs(
@@ -193,10 +194,16 @@ def _values(request: RunRequest, delivery: int | None, at: datetime) -> dict[str
         "routes": dict(request.routes),
         "created_at": at,
         "updated_at": at,
+        "attempt": 0,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "message": "",
     }
 
 
-def _run(row: Row[Any]) -> Run:
+def run_from_row(row: Row[Any]) -> Run:
     return Run(
         id=row.id,
         request=RunRequest(
@@ -222,4 +229,8 @@ def _run(row: Row[Any]) -> Run:
         created_at=row.created_at,
         updated_at=row.updated_at,
         superseded_by=row.superseded_by,
+        attempt=row.attempt,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        message=row.message,
     )

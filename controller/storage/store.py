@@ -18,11 +18,12 @@ from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
 from controller.storage.delivery_batches import DeliveryBatcher
 from controller.storage.engine import create_engine
+from controller.storage.run_claims import RunClaimQueries
 from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
 
 
-class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries):
+class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries, RunClaimQueries):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 
     def __init__(self, *, database: Database) -> None:

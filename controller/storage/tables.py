@@ -99,6 +99,7 @@ deliveries = Table(
 )
 
 RUN_STATE_MAX = 20
+LEASE_OWNER_MAX = 200
 STATUS_CONTEXT_MAX = 255
 
 # Suite runs, queued by the matcher (with their delivery) or by hand (no delivery).
@@ -127,8 +128,27 @@ runs = Table(
     Column("routes", JSON_DOCUMENT, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The claim of a running run (controller.storage.run_claims): who runs it, until when.
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(LEASE_OWNER_MAX), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("message", Text, nullable=False, server_default=""),
     Index(None, "state", "id"),  # the runner takes queued runs oldest first
+    Index(None, "state", "lease_expires_at"),  # running runs whose claim ran out
     Index(None, "workspace", "rule", "lane", "state"),  # superseding within a lane
     Index(None, "workspace", "suite", "id"),
     Index(None, "delivery_id"),
+)
+
+# The evidence of a finished run (flows.results.SuiteResult.to_dict(), redacted) and its
+# JUnit report, apart from ``runs`` so that listing runs never reads them.
+run_results = Table(
+    "run_results",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("result", JSON_DOCUMENT, nullable=False),
+    Column("junit", LargeBinary, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
 )

@@ -1,0 +1,192 @@
+"""Claiming runs: who runs what, until when, and how a run ends.
+
+A runner *claims* a run for a lease (``lease_owner``, ``lease_expires_at``) and renews it with
+``heartbeat_run`` while the run goes on. A run whose lease ran out (its runner crashed) is
+claimable again, up to ``max_attempts`` claims in all; past that it ends ``error``. Every
+change names its owner, so a runner that lost its claim changes nothing: ``heartbeat_run``
+then answers the run's current state (``superseded`` by a newer run of its lane, or taken
+over), and the runner stops.
+
+On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``, so replicas claim
+different runs without waiting on each other; on SQLite the write transaction already holds
+the database's one write lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from controller.errors import NotFound, StorageError
+from controller.models.runs import Run, RunState
+from controller.storage.database import Database
+from controller.storage.runs import run_from_row
+from controller.storage.tables import LEASE_OWNER_MAX, run_results, runs
+from controller.storage.types import require_aware
+
+FINAL_STATES = ("passed", "failed", "error")
+_t = runs
+
+
+class RunClaimQueries:
+    """The claim part of ``Storage`` (mixed in; needs ``_db``)."""
+
+    _db: Database
+
+    async def claim_run(
+        self, *, owner: str, now: datetime, lease_until: datetime, max_attempts: int
+    ) -> Run | None:
+        """Claim the oldest claimable run for ``owner`` until ``lease_until``, or ``None``.
+
+        Running runs whose lease expired and that were claimed ``max_attempts`` times end
+        ``error`` first (in the same transaction)."""
+        _check_owner(owner)
+        require_aware(now, "now")
+        require_aware(lease_until, "lease_until")
+        async with self._db.write("claiming a run") as conn:
+            await conn.execute(
+                update(_t)
+                .where(_expired(now), _t.c.attempt >= max_attempts)
+                .values(
+                    state="error",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                    message=f"interrupted {max_attempts} times (its runner stopped); not retried",
+                )
+            )
+            candidate = (
+                select(_t.c.id)
+                .where(or_(_t.c.state == "queued", _expired(now)))
+                .order_by(_t.c.id)
+                .limit(1)
+            )
+            if conn.dialect.name == "postgresql":
+                candidate = candidate.with_for_update(skip_locked=True)
+            run_id = (await conn.execute(candidate)).scalar_one_or_none()
+            if run_id is None:
+                return None
+            row = (
+                await conn.execute(
+                    update(_t)
+                    .where(_t.c.id == run_id)
+                    .values(
+                        state="running",
+                        lease_owner=owner,
+                        lease_expires_at=lease_until,
+                        attempt=_t.c.attempt + 1,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                    .returning(*_t.c)
+                )
+            ).one()
+        return run_from_row(row)
+
+    async def heartbeat_run(
+        self, run_id: int, *, owner: str, now: datetime, lease_until: datetime
+    ) -> RunState:
+        """Extend ``owner``'s lease; the run's state (``running`` while the claim holds)."""
+        async with self._db.write(f"renewing the claim of run {run_id}") as conn:
+            renewed = await conn.execute(
+                update(_t)
+                .where(_t.c.id == run_id, _t.c.lease_owner == owner, _t.c.state == "running")
+                .values(lease_expires_at=lease_until, updated_at=now)
+            )
+            if renewed.rowcount:
+                return "running"
+            state = await _state(conn, run_id)
+        return "cancelled" if state == "running" else state
+
+    async def finish_run(
+        self,
+        run_id: int,
+        *,
+        owner: str,
+        state: RunState,
+        message: str,
+        result: dict[str, Any],
+        junit: bytes,
+        now: datetime,
+    ) -> Run:
+        """End ``owner``'s run as ``state`` with its evidence. A run superseded meanwhile
+        keeps that state, with the evidence of how far it got; a run claimed by another
+        owner is left alone (``StorageError``)."""
+        if state not in FINAL_STATES:
+            raise StorageError(f"a run ends passed, failed or error, not {state!r}")
+        async with self._db.write(f"finishing run {run_id}") as conn:
+            row = (
+                await conn.execute(select(_t).where(_t.c.id == run_id).with_for_update())
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"run {run_id} does not exist")
+            if row.lease_owner != owner:
+                raise StorageError(f"run {run_id} is not claimed by {owner}")
+            final = state if row.state == "running" else row.state
+            await conn.execute(
+                update(_t)
+                .where(_t.c.id == run_id)
+                .values(
+                    state=final,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                    message=message if final == state else row.message or message,
+                )
+            )
+            await conn.execute(run_results.delete().where(run_results.c.run_id == run_id))
+            await conn.execute(
+                insert(run_results).values(
+                    run_id=run_id, result=result, junit=junit, recorded_at=now
+                )
+            )
+            updated = (await conn.execute(select(_t).where(_t.c.id == run_id))).one()
+        return run_from_row(updated)
+
+    async def release_run(self, run_id: int, *, owner: str, now: datetime, reason: str) -> bool:
+        """Give ``owner``'s running run back to the queue (a shutdown interrupted it); the
+        attempt it used still counts. False if the claim was already gone."""
+        async with self._db.write(f"releasing run {run_id}") as conn:
+            released = await conn.execute(
+                update(_t)
+                .where(_t.c.id == run_id, _t.c.lease_owner == owner, _t.c.state == "running")
+                .values(
+                    state="queued",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    message=reason,
+                )
+            )
+        return bool(released.rowcount)
+
+    async def run_result(self, run_id: int) -> tuple[dict[str, Any], bytes]:
+        """The evidence and JUnit report of a finished run; ``NotFound`` before it ends."""
+        async with self._db.read(f"reading the result of run {run_id}") as conn:
+            row = (
+                await conn.execute(select(run_results).where(run_results.c.run_id == run_id))
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"run {run_id} has no result (yet)")
+        return dict(row.result), bytes(row.junit)
+
+
+def _expired(now: datetime) -> Any:
+    return and_(_t.c.state == "running", _t.c.lease_expires_at < now)
+
+
+async def _state(conn: AsyncConnection, run_id: int) -> RunState:
+    state = (await conn.execute(select(_t.c.state).where(_t.c.id == run_id))).scalar_one_or_none()
+    if state is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return state  # type: ignore[no-any-return]
+
+
+def _check_owner(owner: str) -> None:
+    if not 0 < len(owner) <= LEASE_OWNER_MAX:
+        raise StorageError(f"a lease owner is 1 to {LEASE_OWNER_MAX} characters")

@@ -1,0 +1,167 @@
+"""Run claims: oldest first, leases renewed and lost, crash recovery, finishing, releasing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from controller.errors import NotFound, StorageError
+from controller.models.runs import RunRequest
+from controller.storage import Storage
+from tests.integration.storage.test_runs import REQUEST, T0, _deliver, _push
+
+pytestmark = pytest.mark.anyio
+LEASE = timedelta(seconds=30)
+MANUAL = RunRequest(workspace="shop", suite="smoke", config_revision="rev-1", trigger_type="manual")
+
+
+async def test_claims_take_the_oldest_queued_run_once(storage: Storage) -> None:
+    first = await storage.queue_run(MANUAL, at=T0)
+    second = await storage.queue_run(MANUAL, at=T0)
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    assert (claimed.id, claimed.state, claimed.attempt, claimed.started_at) == (
+        first.id,
+        "running",
+        1,
+        T0,
+    )
+    again = await storage.claim_run(owner="b", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert again is not None
+    assert again.id == second.id
+    assert (
+        await storage.claim_run(owner="c", now=T0, lease_until=T0 + LEASE, max_attempts=3) is None
+    )
+
+
+async def test_parallel_claims_never_take_the_same_run(storage: Storage) -> None:
+    queued = [await storage.queue_run(MANUAL, at=T0) for _ in range(6)]
+    claims = await asyncio.gather(
+        *(
+            storage.claim_run(owner=f"r{n}", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+            for n in range(10)
+        )
+    )
+    ids = [run.id for run in claims if run is not None]
+    assert sorted(ids) == [run.id for run in queued]
+
+
+async def test_heartbeat_extends_the_lease_and_reports_a_superseded_run(storage: Storage) -> None:
+    _, (old,) = await _deliver(storage, _push(1), REQUEST)
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    assert claimed.id == old
+    later = T0 + timedelta(seconds=20)
+    assert (
+        await storage.heartbeat_run(old, owner="a", now=later, lease_until=later + LEASE)
+        == "running"
+    )
+    await _deliver(storage, _push(2), dataclasses.replace(REQUEST, trigger_ref="b" * 40))
+    assert (
+        await storage.heartbeat_run(old, owner="a", now=later, lease_until=later + LEASE)
+        == "superseded"
+    )
+    assert (await storage.get_run(old)).state == "superseded"
+
+
+async def test_an_expired_claim_is_taken_over_and_the_old_owner_is_told(storage: Storage) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    await storage.claim_run(owner="crashed", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    after = T0 + LEASE + timedelta(seconds=1)
+    taken = await storage.claim_run(owner="b", now=after, lease_until=after + LEASE, max_attempts=3)
+    assert taken is not None
+    assert (taken.id, taken.attempt) == (run.id, 2)
+    assert (
+        await storage.heartbeat_run(run.id, owner="crashed", now=after, lease_until=after + LEASE)
+        == "cancelled"
+    )
+    with pytest.raises(StorageError, match="not claimed by crashed"):
+        await storage.finish_run(
+            run.id, owner="crashed", state="passed", message="", result={}, junit=b"", now=after
+        )
+
+
+async def test_a_run_interrupted_max_attempts_times_ends_in_error(storage: Storage) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    now = T0
+    for attempt in range(2):
+        claimed = await storage.claim_run(
+            owner=f"r{attempt}", now=now, lease_until=now + LEASE, max_attempts=2
+        )
+        assert claimed is not None
+        assert claimed.attempt == attempt + 1
+        now += LEASE + timedelta(seconds=1)
+    assert (
+        await storage.claim_run(owner="r2", now=now, lease_until=now + LEASE, max_attempts=2)
+        is None
+    )
+    ended = await storage.get_run(run.id)
+    assert (ended.state, ended.message) == (
+        "error",
+        "interrupted 2 times (its runner stopped); not retried",
+    )
+
+
+async def test_finish_stores_the_evidence_and_a_superseded_run_stays_superseded(
+    storage: Storage,
+) -> None:
+    _, (old,) = await _deliver(storage, _push(1), REQUEST)
+    await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    done = T0 + timedelta(seconds=5)
+    finished = await storage.finish_run(
+        old,
+        owner="a",
+        state="failed",
+        message="1 of 3 flows failed",
+        result={"status": "failed"},
+        junit=b"<x/>",
+        now=done,
+    )
+    assert (finished.state, finished.message, finished.finished_at) == (
+        "failed",
+        "1 of 3 flows failed",
+        done,
+    )
+    assert await storage.run_result(old) == ({"status": "failed"}, b"<x/>")
+
+    _, (second,) = await _deliver(
+        storage, _push(2), dataclasses.replace(REQUEST, trigger_ref="b" * 40)
+    )
+    await storage.claim_run(owner="a", now=done, lease_until=done + LEASE, max_attempts=3)
+    await _deliver(storage, _push(3), dataclasses.replace(REQUEST, trigger_ref="c" * 40))
+    ended = await storage.finish_run(
+        second,
+        owner="a",
+        state="passed",
+        message="ok",
+        result={"status": "passed"},
+        junit=b"<y/>",
+        now=done,
+    )
+    assert ended.state == "superseded"
+    assert (await storage.run_result(second))[0] == {"status": "passed"}
+
+
+async def test_release_puts_a_run_back_in_the_queue(storage: Storage) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert await storage.release_run(run.id, owner="a", now=T0, reason="meshgate stopped") is True
+    assert await storage.release_run(run.id, owner="a", now=T0, reason="again") is False
+    back = await storage.get_run(run.id)
+    assert (back.state, back.message, back.attempt) == ("queued", "meshgate stopped", 1)
+    again = await storage.claim_run(owner="b", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert again is not None
+    assert again.attempt == 2
+
+
+async def test_a_result_is_not_found_before_the_run_ends(storage: Storage) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    with pytest.raises(NotFound):
+        await storage.run_result(run.id)
+    with pytest.raises(StorageError, match="ends passed, failed or error"):
+        await storage.finish_run(
+            run.id, owner="a", state="running", message="", result={}, junit=b"", now=T0
+        )
