@@ -850,7 +850,14 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         "--log-level",
         "warning",
     ]
-    env = server_env({"BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET, "BENCH_GITEA_TOKEN": "x"})
+    # The runner is off: this measures intake; the queued runs are counted, not executed.
+    env = server_env(
+        {
+            "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "BENCH_GITEA_TOKEN": "x",
+            "MESHGATE_RUNNER_CONCURRENCY": "0",
+        }
+    )
     with (
         running("meshgate", real_cmd, env, workdir / "meshgate.log") as real,
         running("bare", bare_cmd, server_env({}), workdir / "bare.log") as bare,

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -27,7 +30,9 @@ from controller.intake.manual_runs import ManualRuns
 from controller.intake.service import Intake
 from controller.loader import ConfigLoader
 from controller.matcher.service import Matcher
+from controller.models.deliveries import RecordedDelivery
 from controller.models.snapshot import ConfigSnapshot
+from controller.runner.service import Runner, RunnerSettings
 from controller.scheduler import Scheduler
 from controller.secretrefs import SecretResolver
 from controller.settings import Settings
@@ -73,10 +78,12 @@ class Controller:
         matcher: Matcher,
         manual_runs: ManualRuns,
         background: BackgroundTasks,
+        runner: Runner | None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.sync = sync
+        self.runner = runner
         self._scheduler = Scheduler()
         self._background = background
         self._closed = False
@@ -89,7 +96,10 @@ class Controller:
                 *webhook_routes(intake=intake),
                 *delivery_routes(storage=storage),
                 *run_routes(
-                    storage=storage, manual_runs=manual_runs, api_tokens=settings.api_tokens
+                    storage=storage,
+                    manual_runs=manual_runs,
+                    api_tokens=settings.api_tokens,
+                    on_queued=runner.wake if runner is not None else lambda: None,
                 ),
                 *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),
@@ -118,10 +128,14 @@ class Controller:
         source = self.sync.source
         if isinstance(source, FolderSource):
             self._background.spawn(self._watch(source.root), name="config-folder-watch")
+        if self.runner is not None:
+            self._background.spawn(self.runner.run_forever(), name="runner")
         try:
             yield
         finally:
             self._scheduler.shutdown()
+            if self.runner is not None:
+                await self.runner.aclose()
             await self._background.aclose()
             await self.close()
 
@@ -206,17 +220,35 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             on_applied=config_applied,
         )
         background = BackgroundTasks()
+        secrets = SecretResolver(environ=environ)
+        runner = None
+        if settings.runner_concurrency > 0:
+            runner = Runner(
+                storage=storage,
+                config=lambda: sync.live,
+                config_root=lambda: sync.live_root,
+                secrets=secrets,
+                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                settings=RunnerSettings(concurrency=settings.runner_concurrency),
+            )
+        push_trigger = ConfigPushTrigger(
+            sync=sync,
+            repo_url=settings.config_repo if settings.config_source_kind == "git" else "",
+            branch=settings.config_branch,
+            spawn=lambda refresh: background.spawn(refresh, name="config-push-refresh"),
+        )
+
+        def recorded(delivery: RecordedDelivery) -> None:
+            push_trigger(delivery)
+            if delivery.runs and runner is not None:
+                runner.wake()
+
         intake = Intake(
             storage=storage,
             config=lambda: sync.live,
-            secrets=SecretResolver(environ=environ),
+            secrets=secrets,
             matcher=matcher,
-            on_recorded=ConfigPushTrigger(
-                sync=sync,
-                repo_url=settings.config_repo if settings.config_source_kind == "git" else "",
-                branch=settings.config_branch,
-                spawn=lambda refresh: background.spawn(refresh, name="config-push-refresh"),
-            ),
+            on_recorded=recorded,
         )
         return Controller(
             settings=settings,
@@ -226,6 +258,7 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             matcher=matcher,
             manual_runs=ManualRuns(storage=storage, config=lambda: sync.live),
             background=background,
+            runner=runner,
         )
     except MeshgateError:
         await storage.close()

@@ -67,6 +67,8 @@ class Settings:
     public_url: str = ""
     api_tokens: tuple[Secret, ...] = ()
     log_level: str = "info"
+    runner_concurrency: int = 4
+    """Runs executed at once by this process; 0 runs none (an intake-only replica)."""
 
     @property
     def config_source_kind(self) -> SourceKind:
@@ -102,6 +104,7 @@ class Settings:
             "listen": f"{self.host}:{self.port}",
             "public_url": self.effective_public_url,
             "api_tokens": len(self.api_tokens),
+            "runner_concurrency": self.runner_concurrency,
         }
 
 
@@ -117,6 +120,7 @@ _ENVIRONMENT = {
     "public_url": "MESHGATE_PUBLIC_URL",
     "api_tokens": "MESHGATE_API_TOKENS",
     "log_level": "MESHGATE_LOG_LEVEL",
+    "runner_concurrency": "MESHGATE_RUNNER_CONCURRENCY",
 }
 
 
@@ -151,6 +155,13 @@ def _convert(raw: Mapping[str, str]) -> Settings:
     return Settings(**values)
 
 
+def _concurrency(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 256:
+        raise ValueError(f"{value} is out of range 0-256")
+    return value
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 0 <= port <= 65535:
@@ -177,6 +188,7 @@ def _log_level(text: str) -> str:
 
 
 _CONVERTERS: dict[str, Any] = {
+    "runner_concurrency": _concurrency,
     "poll_interval": _interval,
     "data_dir": Path,
     "port": _port,

@@ -41,6 +41,9 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings for a server on ``config_repo`` with its data in this test's tmp dir."""
 
     def build(config_repo: str, *, poll: float = 1.0, **extra: object) -> Settings:
+        """The runner is off unless a test asks for it (``runner_concurrency=N``): the
+        example config routes to cluster host names, and tests reach loopback only."""
+        extra.setdefault("runner_concurrency", 0)
         return Settings(
             config_repo=config_repo,
             poll_interval=timedelta(seconds=poll),

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from controller.concurrency import run_blocking
 from controller.configsync.sources import ConfigSource, SourceRevision
@@ -90,8 +91,17 @@ class ConfigSync:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._live: ConfigSnapshot | None = None
+        self._live_root: Path | None = None
         self._last_attempt: ConfigAttempt | None = None
         self._source_failure: SourceFailure | None = None
+
+    @property
+    def live_root(self) -> Path | None:
+        """The folder the live config was loaded from (its config root), where runs read
+        the files flows refer to (JSON Schemas). With a Git source this is the clone's work
+        tree, which a later fetch may move past the live revision; not guaranteed to hold
+        exactly the live revision's files."""
+        return self._live_root
 
     @property
     def source(self) -> ConfigSource:
@@ -126,7 +136,7 @@ class ConfigSync:
                 return previous
             self._last_attempt = attempt
             if attempt.valid:
-                self._apply(attempt, documents, reason)
+                self._apply(attempt, documents, reason, _root(fetched))
             else:
                 self._log_rejection(attempt)
             await self._record(attempt)
@@ -149,11 +159,16 @@ class ConfigSync:
         return attempt, tree.documents
 
     def _apply(
-        self, attempt: ConfigAttempt, documents: tuple[ConfigDocument, ...], reason: str
+        self,
+        attempt: ConfigAttempt,
+        documents: tuple[ConfigDocument, ...],
+        reason: str,
+        root: Path,
     ) -> None:
         self._live = ConfigSnapshot.build(
             revision=attempt.revision, loaded_at=attempt.at, documents=documents
         )
+        self._live_root = root
         log.info(
             "applied config revision %s (%d documents, %s)",
             attempt.revision,
@@ -192,7 +207,7 @@ class ConfigSync:
                 restored.problems[0],
             )
             return
-        self._apply(restored, documents, f"restored: {instead_of} is invalid")
+        self._apply(restored, documents, f"restored: {instead_of} is invalid", _root(fetched))
 
     def _record_source_failure(self, exc: Exception, reason: str) -> None:
         temporary = isinstance(exc, ConfigSourceUnavailable)
@@ -234,3 +249,7 @@ class ConfigSync:
                 )
         except (StorageUnavailable, StorageError) as exc:
             log.warning("could not record config revision %s: %s", attempt.revision, exc)
+
+
+def _root(fetched: SourceRevision) -> Path:
+    return fetched.repo_root / fetched.subpath if fetched.subpath else fetched.repo_root

@@ -210,7 +210,8 @@ class _StepRun:
         if "poll" not in self.step:
             return ""
         elapsed = time.monotonic() - self.started
-        return f" (poll stopped after {len(self.attempts)} attempts, {elapsed:.1f}s)"
+        count = len(self.attempts)
+        return f" (poll stopped after {count} attempt{'' if count == 1 else 's'}, {elapsed:.1f}s)"
 
     def _record(self, sent: Sent, *, final: str) -> None:
         for index, (started, outcome) in enumerate(sent.attempts):

@@ -46,9 +46,11 @@ async def run_suite(
     roots: Mapping[str, Any],
     env: StepEnvironment,
     listeners: Listeners = Listeners(),
+    overrides: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Run ``plan``. ``roots`` are the reserved template roots (``run``, ``services``,
-    ``secrets``, ``context``, ``event``); the suite's vars are layered on top."""
+    ``secrets``, ``context``, ``event``); the suite's vars are layered on top, then
+    ``overrides`` (a manual run's parameters), below flow, row and step vars."""
     spec = plan.spec
     started, started_at = time.monotonic(), iso_utc(datetime.now(UTC))
     deadline = started + parse_duration(spec.get("timeout", DEFAULT_SUITE_TIMEOUT)).total_seconds()
@@ -72,7 +74,7 @@ async def run_suite(
         )
 
     try:
-        scope = render_vars(spec.get("vars"), roots)
+        scope = {**render_vars(spec.get("vars"), roots), **(overrides or {})}
     except TemplateError as exc:
         reason = f"not run: the suite's variables do not render: {exc}"
         return finished([not_run(f, reason) for f in plan.flows], (), reason, "error")

@@ -1,14 +1,16 @@
-"""Runs API: ``GET /api/v1/runs[/{id}]`` and the manual run
+"""Runs API: ``GET /api/v1/runs[/{id}]`` (a finished run with its evidence),
+``GET /api/v1/runs/{id}/junit.xml`` and the manual run
 ``POST /api/v1/workspaces/{ws}/suites/{suite}/runs`` (API token required)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from controller.errors import NotFound
 from controller.intake.manual_runs import ManualRuns
 from controller.models.runs import RUN_STATES, TRIGGER_TYPES
 from controller.settings import Secret
@@ -18,8 +20,14 @@ from controller.web.params import ID_MAX, PAGE_MAX, int_param, json_object, path
 
 
 def run_routes(
-    *, storage: Storage, manual_runs: ManualRuns, api_tokens: Sequence[Secret]
+    *,
+    storage: Storage,
+    manual_runs: ManualRuns,
+    api_tokens: Sequence[Secret],
+    on_queued: Callable[[], None] = lambda: None,
 ) -> list[Route]:
+    """``on_queued`` is told of each manual run once it is queued (the runner wakes)."""
+
     async def listing(request: Request) -> Response:
         limit = int_param(request, "limit", default=50, low=1, high=PAGE_MAX) or 50
         runs = await storage.list_runs(
@@ -37,7 +45,18 @@ def run_routes(
 
     async def detail(request: Request) -> Response:
         run = await storage.get_run(path_id(request, "run"))
-        return JSONResponse(run.to_dict())
+        try:
+            result, _ = await storage.run_result(run.id)
+        except NotFound:
+            result = None
+        return JSONResponse({**run.to_dict(), "result": result})
+
+    async def junit(request: Request) -> Response:
+        run = await storage.get_run(path_id(request, "run"))
+        _, report = await storage.run_result(run.id)
+        if not report:
+            raise NotFound(f"run {run.id} ended without a report: {run.message}")
+        return Response(report, media_type="application/xml")
 
     async def start(request: Request) -> Response:
         require_api_token(request, api_tokens)
@@ -47,6 +66,7 @@ def run_routes(
             suite=request.path_params["suite"],
             options=options,
         )
+        on_queued()
         return JSONResponse(
             run.to_dict(), status_code=201, headers={"Location": f"/api/v1/runs/{run.id}"}
         )
@@ -54,5 +74,6 @@ def run_routes(
     return [
         Route("/api/v1/runs", listing, methods=["GET"]),
         Route("/api/v1/runs/{id:int}", detail, methods=["GET"]),
+        Route("/api/v1/runs/{id:int}/junit.xml", junit, methods=["GET"]),
         Route("/api/v1/workspaces/{ws}/suites/{suite}/runs", start, methods=["POST"]),
     ]

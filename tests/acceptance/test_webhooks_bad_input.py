@@ -118,6 +118,7 @@ async def webhook_server(
         config_repo=str(config),
         poll_interval=timedelta(seconds=3600),
         data_dir=directory / "data",
+        runner_concurrency=0,
     )
     async with running_server(settings, environ=environ) as running:
         await eventually(lambda: config_status(running), until=lambda s: s["applied"] is not None)

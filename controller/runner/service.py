@@ -1,0 +1,316 @@
+"""The runner: claims queued runs, executes them with the flow engine, records how they end.
+
+- At most ``concurrency`` runs at once in this process; each run has its own
+  ``ServiceClient`` (connection pool), so one run's slow service never holds another's.
+- A claimed run is leased (``lease``) and heartbeated (every ``heartbeat``). When the
+  heartbeat says the run is no longer ours (``superseded`` by a newer revision of its lane,
+  or taken over after a lost lease), the run is cancelled: the running step stops,
+  ``finally`` steps still run, the evidence gathered so far is kept.
+- Shutting down (``aclose``) cancels the runs in progress the same way and puts them back
+  in the queue, so the next start runs them again; a crash leaves their lease to expire,
+  after which any runner claims them again (``max_attempts`` claims in all).
+- A run that cannot start (its suite was removed, a secret is missing, no routing for a
+  service) ends ``error`` with the reason; nothing is retried that would fail the same way.
+
+Runs use the live config (the revision is recorded in their evidence); ``wake()`` makes the
+runner look for work at once instead of at its next idle poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from controller.clients.services import ServiceClient
+from controller.errors import MeshgateError, PermanentError, StorageUnavailable
+from controller.flows import (
+    FlowPlan,
+    FlowResult,
+    Listeners,
+    StepResult,
+    SuiteResult,
+    plan_suite,
+    run_suite,
+)
+from controller.flows.junit import RunInfo, render_junit
+from controller.models.runs import Run
+from controller.models.snapshot import ConfigSnapshot, require_loaded
+from controller.models.timestamps import iso_utc
+from controller.runner.config_files import ConfigFiles
+from controller.runner.preparation import (
+    routing_for,
+    step_environment,
+    suite_secrets,
+    template_roots,
+)
+from controller.runner.summary import summarize
+from controller.secretrefs import SecretResolver
+from controller.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    concurrency: int = 4
+    lease: timedelta = timedelta(seconds=60)
+    heartbeat: timedelta = timedelta(seconds=15)
+    idle_poll: timedelta = timedelta(seconds=2)
+    max_attempts: int = 3
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        config: Callable[[], ConfigSnapshot | None],
+        config_root: Callable[[], Path | None],
+        secrets: SecretResolver,
+        owner: str,
+        settings: RunnerSettings = RunnerSettings(),
+        client_factory: Callable[[], ServiceClient] = ServiceClient,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._storage = storage
+        self._config = config
+        self._config_root = config_root
+        self._secrets = secrets
+        self._owner = owner
+        self._settings = settings
+        self._client_factory = client_factory
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._stop_reasons: dict[int, str] = {}
+        self._closing = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Claim and start runs until cancelled (``aclose``)."""
+        idle = self._settings.idle_poll.total_seconds()
+        while not self._closing:
+            try:
+                while len(self._active) < self._settings.concurrency and not self._closing:
+                    run = await self._claim()
+                    if run is None:
+                        break
+                    self._start(run)
+            except StorageUnavailable as exc:
+                log.warning("runner: cannot claim runs: %s", exc)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
+
+    async def aclose(self) -> None:
+        """Stop claiming; cancel the runs in progress, which go back to the queue."""
+        self._closing = True
+        for run_id, task in list(self._active.items()):
+            self._stop_reasons[run_id] = "shutdown"
+            task.cancel()
+        await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+    async def _claim(self) -> Run | None:
+        now = self._clock()
+        return await self._storage.claim_run(
+            owner=self._owner,
+            now=now,
+            lease_until=now + self._settings.lease,
+            max_attempts=self._settings.max_attempts,
+        )
+
+    def _start(self, run: Run) -> None:
+        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"run-{run.id}")
+        self._active[run.id] = task
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._active.pop(run.id, None)
+            self._stop_reasons.pop(run.id, None)
+            self.wake()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("run %s failed in the runner", run.id, exc_info=task.exception())
+
+        task.add_done_callback(done)
+
+    async def _execute(self, run: Run) -> None:
+        flows = _Progress()
+        heartbeat = asyncio.create_task(self._heartbeat(run.id, asyncio.current_task()))
+        try:
+            result, info = await self._perform(run, flows)
+        except asyncio.CancelledError:
+            reason = self._stop_reasons.get(run.id, "cancelled")
+            if reason == "shutdown":
+                await self._release(run)
+                raise
+            message = f"stopped: the run was {reason} while it ran"
+            await self._finish(run, "error", message, _partial(run, flows, message), b"")
+            return
+        except MeshgateError as exc:
+            message = f"could not start: {exc}"
+            await self._finish(run, "error", message, {"status": "error", "message": message}, b"")
+            return
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        junit = render_junit(result, info, granularity=_granularity(result, self._config()))
+        await self._finish(run, result.status, summarize(result), result.to_dict(), junit)
+
+    async def _perform(self, run: Run, flows: _Progress) -> tuple[SuiteResult, RunInfo]:
+        request = run.request
+        snapshot = require_loaded(self._config(), "runs cannot start")
+        plan = plan_suite(snapshot, request.workspace, request.suite)
+        routing = routing_for(
+            snapshot,
+            request.workspace,
+            template=request.template,
+            context=request.context,
+            routes=request.routes,
+        )
+        secrets = suite_secrets(plan, self._secrets)
+        event = await self._event(run)
+        environment = request.template or snapshot.default_template(request.workspace) or ""
+        info = RunInfo(
+            run_id=str(run.id),
+            environment=request.context or environment,
+            application=request.repository if request.trigger_type == "argocd" else "",
+            revision=request.trigger_ref,
+            config_revision=snapshot.revision,
+        )
+        root = self._config_root()
+        load = ConfigFiles(root).load_json if root is not None else _no_files
+        run_scope = {
+            "id": run.id,
+            "suite": request.suite,
+            "workspace": request.workspace,
+            "trigger_type": request.trigger_type,
+            "revision": request.trigger_ref,
+            "repository": request.repository,
+            "branch": request.branch,
+            "pr_number": request.pr_number,
+            "context": request.context,
+            "environment": environment,
+            "config_revision": snapshot.revision,
+            "attempt": run.attempt,
+            "started_at": iso_utc(self._clock()),
+        }
+        async with self._client_factory() as client:
+            env = step_environment(
+                plan, client=client, routing=routing, secrets=secrets, load_schema=load
+            )
+            roots = template_roots(
+                run=run_scope,
+                routing=routing,
+                secrets=secrets,
+                context=request.context,
+                event=event,
+            )
+            result = await run_suite(
+                plan,
+                roots=roots,
+                env=env,
+                listeners=Listeners(on_step=flows.step, on_flow=flows.flow),
+                overrides=dict(request.parameters),
+            )
+        return result, info
+
+    async def _event(self, run: Run) -> dict[str, Any]:
+        if run.delivery is None:
+            return {}
+        delivery = await self._storage.get_delivery(run.delivery)
+        return delivery.event.to_dict()
+
+    async def _heartbeat(self, run_id: int, task: asyncio.Task[Any] | None) -> None:
+        interval = self._settings.heartbeat.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            now = self._clock()
+            try:
+                state = await self._storage.heartbeat_run(
+                    run_id, owner=self._owner, now=now, lease_until=now + self._settings.lease
+                )
+            except StorageUnavailable as exc:
+                log.warning("run %s: cannot renew its claim: %s", run_id, exc)
+                continue
+            if state != "running" and task is not None:
+                log.info("run %s is %s: stopping it", run_id, state)
+                self._stop_reasons[run_id] = state
+                task.cancel()
+                return
+
+    async def _finish(
+        self, run: Run, state: str, message: str, result: dict[str, Any], junit: bytes
+    ) -> None:
+        try:
+            await self._storage.finish_run(
+                run.id,
+                owner=self._owner,
+                state=state,  # type: ignore[arg-type]
+                message=message,
+                result=result,
+                junit=junit,
+                now=self._clock(),
+            )
+        except PermanentError as exc:
+            log.warning("run %s: its end was not recorded: %s", run.id, exc)
+
+    async def _release(self, run: Run) -> None:
+        with contextlib.suppress(MeshgateError):
+            await self._storage.release_run(
+                run.id,
+                owner=self._owner,
+                now=self._clock(),
+                reason="meshgate stopped during the run; queued again",
+            )
+
+
+class _Progress:
+    """What a run got through, kept while it runs: a cancelled run (superseded) still has
+    the evidence of its finished flows and of the steps of those it was in."""
+
+    def __init__(self) -> None:
+        self.finished: list[FlowResult] = []
+        self.steps: dict[str, list[StepResult]] = {}
+
+    def step(self, plan: FlowPlan, result: StepResult) -> None:
+        self.steps.setdefault(plan.label, []).append(result)
+
+    def flow(self, result: FlowResult) -> None:
+        self.finished.append(result)
+        self.steps.pop(result.label, None)
+
+    def partial(self) -> list[dict[str, Any]]:
+        unfinished = [
+            {"label": label, "status": "error", "steps": [s.to_dict() for s in steps]}
+            for label, steps in self.steps.items()
+        ]
+        return [flow.to_dict() for flow in self.finished] + unfinished
+
+
+def _partial(run: Run, flows: _Progress, message: str) -> dict[str, Any]:
+    return {
+        "suite": run.request.suite,
+        "workspace": run.request.workspace,
+        "status": "error",
+        "message": message,
+        "flows": flows.partial(),
+    }
+
+
+def _granularity(result: SuiteResult, snapshot: ConfigSnapshot | None) -> str:
+    suite = None if snapshot is None else snapshot.get(result.workspace, "Suite", result.suite)
+    report = (suite.spec.get("report") or {}) if suite is not None else {}
+    return str((report.get("junit") or {}).get("granularity", "step"))
+
+
+def _no_files(path: str) -> Any:
+    raise LookupError(f"{path!r}: the config's files are not available to this runner")
