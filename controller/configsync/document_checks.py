@@ -1,5 +1,5 @@
 """Checks that need one document only: templates parse, names unique inside a flow,
-credentials are not written into headers.
+credentials are not written into headers, JSONPaths and regexes of checks compile.
 
 These depend on nothing but the document, so ``ConfigValidator`` memoizes them per document
 object; the loader hands back the same objects for unchanged files, which is what makes a
@@ -8,9 +8,12 @@ one-file change cheap to re-validate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from controller.checks import JsonPathError, compile_path
+from controller.checks.observed import SELECTORS_WITHOUT_ARGUMENT
 from controller.models.documents import ConfigDocument, PathParts
 from controller.models.problems import Problem
 from controller.templating import TemplateSyntaxError, contains_template, parse
@@ -30,7 +33,12 @@ def check_document(doc: ConfigDocument) -> list[Problem]:
     problems = list(_check_templates(doc))
     for parts, flow in iter_flow_specs(doc):
         problems.extend(_check_flow(doc, parts, flow))
+        problems.extend(_check_selectors(doc, parts, flow))
     if doc.kind == "Suite":
+        for index, gate in enumerate(doc.spec.get("readiness", ())):
+            problems.extend(
+                _check_checks(doc, ("readiness", index, "expect"), gate.get("expect", ()))
+            )
         problems.extend(_check_suite_entries(doc))
         defaults = doc.spec.get("defaults", {})
         problems.extend(_check_headers(doc, ("defaults", "headers"), defaults.get("headers", {})))
@@ -115,6 +123,52 @@ def _check_flow(
                 "flow.duplicate-parameter",
             )
         ids.add(row_id)
+
+
+def _check_selectors(
+    doc: ConfigDocument, parts: PathParts, flow: Mapping[str, Any]
+) -> Iterator[Problem]:
+    yield from _check_checks(doc, (*parts, "when"), flow.get("when", ()))
+    for section in ("steps", "finally"):
+        for index, step in enumerate(flow.get(section, ())):
+            step_parts = (*parts, section, index)
+            yield from _check_checks(doc, (*step_parts, "when"), step.get("when", ()))
+            yield from _check_checks(doc, (*step_parts, "expect"), step.get("expect", ()))
+            poll = step.get("poll", {})
+            for key in ("until", "abort_if"):
+                yield from _check_checks(doc, (*step_parts, "poll", key), poll.get(key, ()))
+            for name, capture in step.get("capture", {}).items():
+                yield from _check_arguments(doc, (*step_parts, "capture", name), capture)
+
+
+def _check_checks(doc: ConfigDocument, parts: PathParts, checks: Any) -> Iterator[Problem]:
+    for index, check in enumerate(checks if isinstance(checks, list) else ()):
+        if isinstance(check, Mapping):
+            yield from _check_arguments(doc, (*parts, index), check)
+
+
+def _check_arguments(
+    doc: ConfigDocument, parts: PathParts, node: Mapping[str, Any]
+) -> Iterator[Problem]:
+    """The ``json`` paths and the regexes (``regex``, ``matches``, ``not_matches``, also
+    inside ``each`` and ``length``) of one check or capture; templated ones are checked
+    when they are rendered."""
+    for key, value in node.items():
+        if isinstance(value, Mapping) and key in ("each", "length", *SELECTORS_WITHOUT_ARGUMENT):
+            yield from _check_arguments(doc, (*parts, key), value)
+            continue
+        if not isinstance(value, str) or contains_template(value):
+            continue
+        if key == "json":
+            try:
+                compile_path(value)
+            except JsonPathError as exc:
+                yield doc.problem((*parts, key), str(exc), "check.jsonpath")
+        elif key in ("regex", "matches", "not_matches"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                yield doc.problem((*parts, key), f"invalid regex {value!r}: {exc}", "check.regex")
 
 
 def _check_headers(

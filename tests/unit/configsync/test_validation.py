@@ -200,3 +200,35 @@ def test_validate_problems_are_stable_across_repeated_calls(tmp_path: Path) -> N
     second = validator.validate(loader.load_tree(root).documents)
     assert first == second
     assert len(first) == 3
+
+
+def test_validate_reports_jsonpaths_and_regexes_that_do_not_compile(tmp_path: Path) -> None:
+    flow = f"""{HEADER}kind: Flow
+metadata: {{name: broken-checks, workspace: shop, labels: {{suite: checkout-smoke}}}}
+spec:
+  steps:
+    - name: read
+      request: {{service: user-service, path: /x}}
+      expect:
+        - json: "$.items[?"
+          exists: true
+        - body:
+            matches: "(unclosed"
+        - json: $.items
+          each: {{not_matches: "[z-a]"}}
+        - json: "$.items[${{index}}]"
+          exists: true
+      capture:
+        id: {{regex: "id=(\\\\d+"}}
+"""
+    problems = validate(tmp_path, {"flows/broken.yaml": flow})
+    assert [(p.line, p.code) for p in problems] == [
+        (9, "check.jsonpath"),
+        (12, "check.regex"),
+        (14, "check.regex"),
+        (18, "check.regex"),
+    ]
+    assert problems[0].message.startswith("invalid JSONPath '$.items[?'")
+    assert problems[1].message.startswith(
+        "invalid regex '(unclosed': missing ), unterminated subpattern"
+    )

@@ -1,4 +1,5 @@
-"""Running a suite written as YAML against an ``httpx.MockTransport`` handler."""
+"""Running a suite written as YAML against an ``httpx.MockTransport`` handler (or, with
+``handler=None``, against the real services of ``routes``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def suite_yaml(spec: str, *, name: str = "s") -> str:
 
 async def run_yaml(
     text: str,
-    handler: Handler,
+    handler: Handler | None,
     *,
     routes: Mapping[str, str] = ROUTES,
     secrets: Mapping[str, str] | None = None,
@@ -39,7 +40,8 @@ async def run_yaml(
     snapshot = snapshot_of(text)
     plan = plan_suite(snapshot, "default", suite)
     routing = RoutingPolicy.of(routes)
-    async with ServiceClient(transport=httpx.MockTransport(handler)) as client:
+    transport = None if handler is None else httpx.MockTransport(handler)
+    async with ServiceClient(transport=transport) as client:
         env = step_environment(
             plan, client=client, routing=routing, secrets=secrets or {}, load_schema=no_files
         )
