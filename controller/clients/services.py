@@ -141,11 +141,10 @@ class ServiceClient:
                     )
                     target = _redirect_target(request, response) if follow_redirects else None
                     if target is None:
-                        return Exchange(
-                            request,
-                            replace(response, elapsed_ms=(time.monotonic() - started) * 1000),
-                            tuple(redirects),
-                        )
+                        if redirects:
+                            elapsed = (time.monotonic() - started) * 1000
+                            response = replace(response, elapsed_ms=elapsed)
+                        return Exchange(request, response, tuple(redirects))
                     if len(redirects) >= MAX_REDIRECTS:
                         raise TransportFailure(
                             "redirect",
@@ -176,6 +175,7 @@ class ServiceClient:
                 pool=timeouts.pool,
             ),
         )
+        started = time.monotonic()
         try:
             response = await self._client.send(built, stream=True)
             try:
@@ -191,7 +191,7 @@ class ServiceClient:
             ),
             body=kept,
             url=str(response.url),
-            elapsed_ms=0.0,
+            elapsed_ms=(time.monotonic() - started) * 1000,
             body_complete=complete and size == len(kept),
             body_size=size if complete else None,
         )
@@ -199,6 +199,11 @@ class ServiceClient:
     async def _read(self, response: httpx.Response) -> tuple[bytes, int, bool]:
         """(the kept bytes, the bytes read in all, whether the body ended before the drain
         limit)."""
+        declared = response.headers.get("content-length", "")
+        plain = "content-encoding" not in response.headers
+        if plain and declared.isdigit() and int(declared) <= self._keep_bytes:
+            body = await response.aread()  # small and announced: one read, as a GET does
+            return body, len(body), True
         kept = bytearray()
         size = 0
         async for chunk in response.aiter_bytes():

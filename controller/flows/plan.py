@@ -10,7 +10,7 @@ once, where it first appears.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.errors import NotFound
@@ -30,18 +30,24 @@ class FlowPlan:
     """Where the flow's spec sits in ``document`` (``("spec",)`` or ``("spec", "flows", 0)``)."""
     row: str | None = None
     row_vars: Mapping[str, Any] | None = None
+    _lines: dict[tuple[str | int, ...], int | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def label(self) -> str:
         return self.name if self.row is None else f"{self.name}[{self.row}]"
 
     def line_of(self, *parts: str | int) -> int | None:
-        """The line of ``parts`` below the flow's spec, e.g. ``("steps", 2)``."""
-        try:
-            line, _ = self.document.origin.locator.locate((*self.path, *parts))
-        except (KeyError, IndexError, TypeError, ValueError):
-            return None
-        return line
+        """The line of ``parts`` below the flow's spec, e.g. ``("steps", 2)``; looked up
+        once per plan and place (every step result asks)."""
+        key = (*self.path, *parts)
+        if key not in self._lines:
+            try:
+                self._lines[key], _ = self.document.origin.locator.locate(key)
+            except (KeyError, IndexError, TypeError, ValueError):
+                self._lines[key] = None
+        return self._lines[key]
 
 
 @dataclass(frozen=True, slots=True)

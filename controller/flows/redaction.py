@@ -101,6 +101,9 @@ class Redactor:
         """A body excerpt: whole when tainted, else secret JSON keys and values masked."""
         if tainted:
             return MASK if text else ""
+        lowered = text.lower()
+        if not any(f'"{key}"' in lowered for key in SECRET_KEYS):
+            return self.text(text)  # no deny-listed key: nothing to parse for
         try:
             document = json.loads(text)
         except (ValueError, RecursionError):
@@ -111,6 +114,10 @@ class Redactor:
 
     def json(self, value: Any) -> Any:
         """A JSON value with deny-listed keys masked and known secrets replaced."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            return self.text(value) if self._forms else value
         if isinstance(value, Mapping):
             return {
                 key: MASK if str(key).lower() in SECRET_KEYS else self.json(item)
