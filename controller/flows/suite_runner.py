@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from controller.flows.steps import StepEnvironment, run_step
 from controller.models.durations import parse_duration
 from controller.models.timestamps import iso_utc
 from controller.templating import TemplateError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SUITE_TIMEOUT = "1h"
 DEFAULT_CONCURRENCY = 4
@@ -160,13 +163,18 @@ class _Scheduler:
     async def _flow(self, index: int, flow: FlowPlan, *, release: bool) -> None:
         try:
             self.listeners.on_flow_start(flow)
-            result = await run_flow(
-                flow,
-                scope=self.scope,
-                env=self.env,
-                deadline=self.deadline,
-                on_step=self.listeners.on_step,
-            )
+            try:
+                result = await run_flow(
+                    flow,
+                    scope=self.scope,
+                    env=self.env,
+                    deadline=self.deadline,
+                    on_step=self.listeners.on_step,
+                )
+            except Exception as exc:  # a defect ends this flow, not the whole run
+                log.error("flow %s failed in the engine", flow.label, exc_info=exc)
+                reason = f"meshgate failed while running this flow ({type(exc).__name__})"
+                result = not_run(flow, reason, "error")
             self.results[index] = result
             if result.status == "failed" and self.fail_fast and not self.failed:
                 self.failed = result.label

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.clients.services import ServiceClient
-from controller.errors import MeshgateError, PermanentError, StorageUnavailable
+from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
 from controller.flows import (
     FlowPlan,
     FlowResult,
@@ -99,7 +99,7 @@ class Runner:
         idle = self._settings.idle_poll.total_seconds()
         while not self._closing:
             try:
-                while len(self._active) < self._settings.concurrency and not self._closing:
+                while self._can_claim():
                     run = await self._claim()
                     if run is None:
                         break
@@ -110,6 +110,12 @@ class Runner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(idle):
                     await self._wake.wait()
+
+    def _can_claim(self) -> bool:
+        """Room for a run, not stopping, and a config to run it with (right after a start,
+        the first config may still be loading: queued runs wait for it)."""
+        room = len(self._active) < self._settings.concurrency
+        return room and not self._closing and self._config() is not None
 
     async def aclose(self) -> None:
         """Stop claiming; cancel the runs in progress, which go back to the queue."""
@@ -149,14 +155,23 @@ class Runner:
         except asyncio.CancelledError:
             reason = self._stop_reasons.get(run.id, "cancelled")
             if reason == "shutdown":
-                await self._release(run)
+                await self._release(run, "meshgate stopped during the run; queued again")
                 raise
             message = f"stopped: the run was {reason} while it ran"
             await self._finish(run, "error", message, _partial(run, flows, message), b"")
             return
+        except TemporaryError as exc:
+            log.warning("run %s could not start now, queued again: %s", run.id, exc)
+            await self._release(run, f"could not start yet ({exc}); queued again")
+            return
         except MeshgateError as exc:
             message = f"could not start: {exc}"
             await self._finish(run, "error", message, {"status": "error", "message": message}, b"")
+            return
+        except Exception as exc:  # a defect must end the run, not leave it running
+            log.error("run %s failed in the engine", run.id, exc_info=exc)
+            message = f"internal error in meshgate: {type(exc).__name__}"
+            await self._finish(run, "error", message, _partial(run, flows, message), b"")
             return
         finally:
             heartbeat.cancel()
@@ -263,13 +278,10 @@ class Runner:
         except PermanentError as exc:
             log.warning("run %s: its end was not recorded: %s", run.id, exc)
 
-    async def _release(self, run: Run) -> None:
+    async def _release(self, run: Run, reason: str) -> None:
         with contextlib.suppress(MeshgateError):
             await self._storage.release_run(
-                run.id,
-                owner=self._owner,
-                now=self._clock(),
-                reason="meshgate stopped during the run; queued again",
+                run.id, owner=self._owner, now=self._clock(), reason=reason
             )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from controller.clients.services import Exchange, ServiceClient
 from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
 from controller.runner.service import Runner, RunnerSettings
@@ -37,7 +38,7 @@ QUICK = RunnerSettings(
 )
 
 
-def config(base_url: str) -> ConfigSnapshot:
+def config_for(base_url: str) -> ConfigSnapshot:
     return snapshot_of(
         f"""{HEADER}kind: EnvironmentTemplate
 metadata: {{name: staging, workspace: shop}}
@@ -81,15 +82,20 @@ class SlowService:
 
 
 @contextlib.asynccontextmanager
-async def running(storage: Storage, snapshot: ConfigSnapshot) -> AsyncIterator[Runner]:
+async def running(
+    storage: Storage,
+    config: ConfigSnapshot | Callable[[], ConfigSnapshot | None],
+    client_factory: Callable[[], ServiceClient] = ServiceClient,
+) -> AsyncIterator[Runner]:
     """A runner claiming from ``storage`` until the block ends, then shut down."""
     runner = Runner(
         storage=storage,
-        config=lambda: snapshot,
+        config=config if callable(config) else lambda: config,
         config_root=lambda: None,
         secrets=SecretResolver(environ={}),
         owner="test-runner",
         settings=QUICK,
+        client_factory=client_factory,
     )
     loop = asyncio.create_task(runner.run_forever())
     try:
@@ -110,7 +116,7 @@ async def test_a_superseded_run_stops_runs_its_cleanup_and_stays_superseded(
     storage: Storage,
 ) -> None:
     service = SlowService()
-    async with serving(service.app()) as base_url, running(storage, config(base_url)) as runner:
+    async with serving(service.app()) as base_url, running(storage, config_for(base_url)) as runner:
         _, (first,) = await _deliver(storage, _push(1), REQUEST)
         runner.wake()
         async with asyncio.timeout(10):
@@ -143,9 +149,53 @@ async def test_runs_execute_at_most_concurrency_at_once(storage: Storage) -> Non
     service = SlowService()
     manual = RunRequest(workspace="shop", suite="smoke", config_revision="r", trigger_type="manual")
     runs = [await storage.queue_run(manual, at=datetime.now(UTC)) for _ in range(3)]
-    async with serving(service.app()) as base_url, running(storage, config(base_url)):
+    async with serving(service.app()) as base_url, running(storage, config_for(base_url)):
         listed = await eventually(
             lambda: storage.list_runs(state="running"), until=lambda found: len(found) == 2
         )
         assert (await storage.get_run(runs[2].id)).state == "queued"
     assert [run.id for run in listed] == [runs[1].id, runs[0].id]
+
+
+async def test_queued_runs_wait_for_the_first_config(storage: Storage) -> None:
+    asked: list[int] = []
+    snapshot: list[ConfigSnapshot] = []
+
+    def config() -> ConfigSnapshot | None:
+        asked.append(1)
+        return snapshot[0] if snapshot else None
+
+    manual = RunRequest(workspace="shop", suite="smoke", config_revision="r", trigger_type="manual")
+    run = await storage.queue_run(manual, at=datetime.now(UTC))
+    service = SlowService()
+    async with serving(service.app()) as base_url, running(storage, config):
+        await eventually(lambda: _count(asked), until=lambda n: n >= 3, what="idle polls")
+        assert (await storage.get_run(run.id)).state == "queued"
+        snapshot.append(config_for(base_url))
+        await eventually(lambda: storage.get_run(run.id), until=lambda r: r.state == "running")
+
+
+class BrokenClient(ServiceClient):
+    async def send(self, *args: object, **kwargs: object) -> Exchange:
+        raise RuntimeError("a defect in the engine")
+
+
+async def test_a_defect_in_the_engine_ends_its_flow_and_the_run_in_error(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    manual = RunRequest(workspace="shop", suite="smoke", config_revision="r", trigger_type="manual")
+    run = await storage.queue_run(manual, at=datetime.now(UTC))
+    async with running(storage, config_for("http://127.0.0.1:9"), BrokenClient):
+        ended = await eventually(
+            lambda: storage.get_run(run.id), until=lambda r: r.finished_at is not None
+        )
+    assert (ended.state, ended.message) == ("error", "1 of 1 flows could not finish: slow")
+    result, _ = await storage.run_result(run.id)
+    assert result["flows"][0]["message"] == (
+        "meshgate failed while running this flow (RuntimeError)"
+    )
+    assert "flow slow failed in the engine" in caplog.text
+
+
+async def _count(calls: list[int]) -> int:
+    return len(calls)

@@ -56,6 +56,8 @@ def test_settings_flags_win_over_environment() -> None:
         ("MESHGATE_POLL_INTERVAL", "30", "use a number with a unit"),
         ("MESHGATE_POLL_INTERVAL", "10ms", "below the minimum"),
         ("MESHGATE_LOG_LEVEL", "loud", "unknown log level"),
+        ("MESHGATE_RUNNER_CONCURRENCY", "many", "MESHGATE_RUNNER_CONCURRENCY"),
+        ("MESHGATE_RUNNER_CONCURRENCY", "-1", "out of range 0-256"),
     ],
 )
 def test_settings_bad_values_name_the_variable(variable: str, value: str, fragment: str) -> None:
@@ -95,3 +97,8 @@ def test_settings_source_kind_follows_location(location: str, kind: str) -> None
 def test_redact_url_keeps_host_and_port() -> None:
     assert redact_url("https://u:p@host:3000/x.git") == "https://host:3000/x.git"
     assert redact_url("https://host/x.git") == "https://host/x.git"
+
+
+def test_settings_runner_concurrency_defaults_to_four_and_zero_turns_it_off() -> None:
+    assert load_settings({}).runner_concurrency == 4
+    assert load_settings({"MESHGATE_RUNNER_CONCURRENCY": "0"}).runner_concurrency == 0
