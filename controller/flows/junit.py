@@ -116,7 +116,7 @@ def _properties(result: SuiteResult, flow: FlowResult, info: RunInfo) -> list[tu
     if info.application:
         pairs.append(("argocd.application", info.application))
     if info.revision:
-        pairs.append(("revision", info.revision))
+        pairs.append(("argocd.revision" if info.application else "revision", info.revision))
     if info.config_revision:
         pairs.append(("tests.revision", info.config_revision))
     pairs += [(f"route.{service}", target) for service, target in result.routes]

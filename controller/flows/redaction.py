@@ -42,6 +42,7 @@ SECRET_KEYS = frozenset(
         "private_key",
     }
 )
+_FORM_SECRET = re.compile(r"(?i)((?:^|&)(?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&]*")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&#]*")
 
 
@@ -103,7 +104,9 @@ class Redactor:
             return MASK if text else ""
         lowered = text.lower()
         if not any(f'"{key}"' in lowered for key in SECRET_KEYS):
-            return self.text(text)  # no deny-listed key: nothing to parse for
+            if "=" in text and "\n" not in text:  # a form body: name=value&...
+                text = _FORM_SECRET.sub(lambda m: m.group(1) + MASK, text)
+            return self.text(text)
         try:
             document = json.loads(text)
         except (ValueError, RecursionError):

@@ -64,4 +64,7 @@ def test_redactor_masks_values_in_every_encoding_and_deny_listed_fields() -> Non
         '{"user": "a", "password": "***", "nested": [{"access_token": "***"}]}'
     )
     assert redactor.url("http://a.test/x?token=abc&page=2") == "http://a.test/x?token=***&page=2"
+    assert redactor.body("grant_type=password&password=hunter2&client_secret=s") == (
+        "grant_type=password&password=***&client_secret=***"
+    )
     assert redactor.url("http://a.test/users/p@ss word", tainted=True) == "http://a.test/***"
