@@ -3,6 +3,8 @@ evidence and JUnit through the API, and secrets kept out of the database."""
 
 from __future__ import annotations
 
+import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -11,16 +13,18 @@ from typing import Any
 import pytest
 
 from controller.settings import Secret, Settings
-from tests.acceptance.helpers import config_status
+from tests.acceptance.helpers import WEBHOOK_ENVIRON, config_status, copy_example_for_webhooks
 from tests.support.config import EXAMPLE
 from tests.support.server import RunningServer, running_server
 from tests.support.shop import ShopState, running_shop
 from tests.support.waiting import eventually
+from tests.support.webhooks import signed
 
 pytestmark = pytest.mark.anyio
 API_TOKEN = "api-token-for-run-tests-0123456789"
 API_KEY = "shop-api-key-that-must-never-be-stored-42"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+SHA = "3b1f0e2c9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c"
 SettingsFor = Callable[..., Settings]
 
 
@@ -166,3 +170,45 @@ async def test_a_run_that_cannot_start_ends_in_error_with_the_reason(
         run["message"]
         == "could not start: secret 'api_key' (env SHOP_API_KEY): env SHOP_API_KEY is not set"
     )
+
+
+async def test_a_gitea_push_is_tested_end_to_end(settings_for: SettingsFor, tmp_path: Path) -> None:
+    """Push → delivery → matched rule → queued run → executed against the staging routes."""
+    config = copy_example_for_webhooks(tmp_path / "config")
+    state = ShopState(api_key=API_KEY)
+    body = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "before": "0" * 39 + "1",
+            "after": SHA,
+            "repository": {
+                "full_name": "shop/user-service",
+                "clone_url": "https://gitea.shop.internal/shop/user-service.git",
+            },
+            "commits": [],
+        }
+    ).encode()
+    async with running_shop(state) as routes:
+        staging = config / "environments" / "staging.yaml"
+        text = staging.read_text()
+        for service, url in routes.items():
+            text = re.sub(rf"({service}): http://\S+", rf"\1: {url}", text)
+        staging.write_text(text)
+        settings = settings_for(str(config), poll=3600, runner_concurrency=2)
+        environ = {**WEBHOOK_ENVIRON, "SHOP_API_KEY": API_KEY}
+        async with running_server(settings, environ=environ) as server:
+            await eventually(
+                lambda: config_status(server), until=lambda s: s["applied"] is not None
+            )
+            answer = await server.client.post(
+                "/api/v1/webhooks/gitea", content=body, headers=signed(body)
+            )
+            assert answer.status_code == 202, answer.text
+            delivery = answer.json()["delivery"]
+            listed = await server.client.get(f"/api/v1/runs?delivery={delivery}")
+            (queued,) = listed.json()["runs"]
+            run = await finished(server, queued["id"])
+    assert (run["state"], run["trigger_type"], run["trigger_ref"]) == ("passed", "webhook", SHA)
+    assert (run["rule"], run["suite"]) == ("user-service-push", "user-service-contract")
+    assert run["message"].startswith("5/5 flows passed in ")
+    assert ("user-service", "POST", "/api/users") in state.requests
