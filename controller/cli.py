@@ -28,7 +28,7 @@ from controller.flows.junit import render_junit
 from controller.intake.explain import explain
 from controller.intake.explain_text import format_explanation
 from controller.matcher.service import Matcher
-from controller.runner.local import LocalRun, Prepared, run_locally
+from controller.runner.local import LocalRun, PreparedRun, run_locally
 from controller.runner.progress import ConsoleProgress
 from controller.settings import Settings, load_settings
 
@@ -286,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     progress = ConsoleProgress(sys.stdout, tty=sys.stdout.isatty())
 
-    def started(prepared: Prepared) -> None:
+    def started(prepared: PreparedRun) -> None:
         plan, info = prepared.plan, prepared.info
         header = (
             f"meshgate run {plan.suite.name} (workspace {plan.suite.workspace}, "

@@ -24,7 +24,7 @@ from controller.checks.evaluate import (
     parse_check,
 )
 from controller.checks.jsonpath import JsonPathError, compile_path
-from controller.checks.observed import SELECTORS, SelectorError, needs_response
+from controller.checks.observed import SELECTORS, SelectorError
 from controller.checks.operators import OPERATORS, Context
 from controller.checks.values import ABSENT, show, strict_equal
 
@@ -47,7 +47,6 @@ __all__ = [
     "compile_path",
     "evaluate",
     "evaluate_all",
-    "needs_response",
     "parse_check",
     "show",
     "strict_equal",

@@ -20,7 +20,6 @@ from controller.templating import MISSING, lookup
 SELECTORS_WITH_ARGUMENT = ("header", "cookie", "json", "regex", "var")
 SELECTORS_WITHOUT_ARGUMENT = ("status", "duration", "body", "url")
 SELECTORS = (*SELECTORS_WITHOUT_ARGUMENT, *SELECTORS_WITH_ARGUMENT)
-_RESPONSE_SELECTORS = frozenset(SELECTORS) - {"var"}
 
 
 class SelectorError(PermanentError):
@@ -81,10 +80,6 @@ def select(
     if selector == "regex":
         return _regex(str(argument), observed.text)
     raise SelectorError(f"unknown selector {selector!r}")
-
-
-def needs_response(selector: str) -> bool:
-    return selector in _RESPONSE_SELECTORS
 
 
 def _regex(pattern: str, text: str) -> Any:

@@ -21,9 +21,6 @@ class _Absent:
     def __repr__(self) -> str:
         return "ABSENT"
 
-    def __reduce__(self) -> str:
-        return "ABSENT"
-
 
 ABSENT: Final[Any] = _Absent()
 

@@ -88,19 +88,33 @@ class _Counts:
             self.errors += 1
 
 
+def _testsuite(name: str, counts: _Counts, duration_ms: float, started_at: str) -> ET.Element:
+    return ET.Element(
+        "testsuite",
+        _attrs(
+            name=name,
+            **counts.attributes(),
+            time=_seconds(duration_ms),
+            timestamp=_timestamp(started_at),
+        ),
+    )
+
+
+def _outcome_tag(step: StepResult) -> str:
+    """``failure`` for a wrong answer, ``error`` when no verdict was reached."""
+    return "failure" if step.status == "failed" and step.failure_type in FAILURES else "error"
+
+
 def _flow_suite(result: SuiteResult, flow: FlowResult, info: RunInfo, total: _Counts) -> ET.Element:
     counts = _Counts()
     classname = f"{_id(result.suite)}.{_id(flow.flow)}" + (f"[{_id(flow.row)}]" if flow.row else "")
     cases = [_case(classname, step, flow.file, counts) for step in flow.steps]
     counts.add_to(total)
-    element = ET.Element(
-        "testsuite",
-        _attrs(
-            name=f"{result.suite}/{flow.label}",
-            **counts.attributes(),
-            time=_seconds(flow.duration_ms),
-            timestamp=_timestamp(flow.started_at or result.started_at),
-        ),
+    element = _testsuite(
+        f"{result.suite}/{flow.label}",
+        counts,
+        flow.duration_ms,
+        flow.started_at or result.started_at,
     )
     properties = ET.SubElement(element, "properties")
     for name, value in _properties(result, flow, info):
@@ -133,9 +147,10 @@ def _case(classname: str, step: StepResult, file: str, counts: _Counts) -> ET.El
     if step.status == "skipped":
         ET.SubElement(case, "skipped", _attrs(message=_short(step.message)))
     elif step.status in ("failed", "error"):
-        tag = "failure" if step.status == "failed" and step.failure_type in FAILURES else "error"
         child = ET.SubElement(
-            case, tag, _attrs(type=step.failure_type or "Error", message=_short(step.message))
+            case,
+            _outcome_tag(step),
+            _attrs(type=step.failure_type or "Error", message=_short(step.message)),
         )
         child.text = _clean(_details(step, file))
     out = _system_out(step)
@@ -147,11 +162,10 @@ def _case(classname: str, step: StepResult, file: str, counts: _Counts) -> ET.El
 def _flows_as_cases(result: SuiteResult, total: _Counts) -> ET.Element:
     """``granularity: flow``: one test case per flow run, the steps listed inside."""
     counts = _Counts()
-    element = ET.Element("testsuite")
+    cases = []
     for flow in result.flows:
         worst = _worst(flow.steps)
-        case = ET.SubElement(
-            element,
+        case = ET.Element(
             "testcase",
             _attrs(
                 classname=_id(result.suite),
@@ -169,14 +183,9 @@ def _flows_as_cases(result: SuiteResult, total: _Counts) -> ET.Element:
             ET.SubElement(case, "skipped", _attrs(message=_short(flow.message)))
         elif worst is not None:
             counts.add(worst.status, worst.failure_type)
-            tag = (
-                "failure"
-                if worst.status == "failed" and worst.failure_type in FAILURES
-                else "error"
-            )
             child = ET.SubElement(
                 case,
-                tag,
+                _outcome_tag(worst),
                 _attrs(
                     type=worst.failure_type or "Error",
                     message=_short(f"{worst.name}: {worst.message}"),
@@ -186,14 +195,10 @@ def _flows_as_cases(result: SuiteResult, total: _Counts) -> ET.Element:
         else:
             counts.add("passed", "")
             ET.SubElement(case, "system-out").text = _clean(log)
+        cases.append(case)
     counts.add_to(total)
-    for key, value in _attrs(
-        name=result.suite,
-        **counts.attributes(),
-        time=_seconds(result.duration_ms),
-        timestamp=_timestamp(result.started_at),
-    ).items():
-        element.set(key, value)
+    element = _testsuite(result.suite, counts, result.duration_ms, result.started_at)
+    element.extend(cases)
     return element
 
 
@@ -202,15 +207,8 @@ def _readiness_suite(result: SuiteResult, total: _Counts) -> ET.Element:
     classname = f"{_id(result.suite)}.(readiness)"
     cases = [_case(classname, gate, "", counts) for gate in result.readiness]
     counts.add_to(total)
-    element = ET.Element(
-        "testsuite",
-        _attrs(
-            name=f"{result.suite}/(readiness)",
-            **counts.attributes(),
-            time=_seconds(max((g.duration_ms for g in result.readiness), default=0.0)),
-            timestamp=_timestamp(result.started_at),
-        ),
-    )
+    longest = max((gate.duration_ms for gate in result.readiness), default=0.0)
+    element = _testsuite(f"{result.suite}/(readiness)", counts, longest, result.started_at)
     element.extend(cases)
     return element
 

@@ -107,10 +107,6 @@ class StepResult:
     duration_ms: float = 0.0
     line: int | None = None
 
-    @property
-    def is_failure(self) -> bool:
-        return self.status == "failed"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -44,7 +44,7 @@ class LocalRun:
 
 
 @dataclass(frozen=True, slots=True)
-class Prepared:
+class PreparedRun:
     plan: SuitePlan
     info: RunInfo
     warnings: tuple[str, ...]
@@ -55,8 +55,8 @@ async def run_locally(
     *,
     environ: Mapping[str, str],
     listeners: Listeners,
-    on_prepared: Callable[[Prepared], None] = lambda prepared: None,
-) -> tuple[Prepared, SuiteResult]:
+    on_prepared: Callable[[PreparedRun], None] = lambda prepared: None,
+) -> tuple[PreparedRun, SuiteResult]:
     """Load, plan and run; raises ``MeshgateError`` subclasses for anything that stops the
     run from starting (the caller prints them)."""
     snapshot, root = folder_snapshot(request.config, request.config_path)
@@ -77,7 +77,7 @@ async def run_locally(
     run_id = f"local-{uuid.uuid4().hex[:8]}"
     environment = request.template or snapshot.default_template(workspace) or "local"
     info = RunInfo(run_id=run_id, environment=environment, config_revision=snapshot.revision)
-    prepared = Prepared(plan, info, warnings)
+    prepared = PreparedRun(plan, info, warnings)
     on_prepared(prepared)
     run = {
         "id": run_id,

@@ -16,7 +16,7 @@ from typing import Any
 
 from controller.checks import Context
 from controller.clients.services import ServiceClient
-from controller.errors import NotFound, PermanentError
+from controller.errors import PermanentError
 from controller.flows import Redactor, RoutingPolicy, StepEnvironment, SuitePlan
 from controller.models.snapshot import ConfigSnapshot
 from controller.secretrefs import SecretResolver, SecretUnavailable, describe_ref
@@ -115,9 +115,3 @@ def template_roots(
         "context": context,
         "event": dict(event or {}),
     }
-
-
-def require_suite(snapshot: ConfigSnapshot, workspace: str, suite: str) -> None:
-    if snapshot.get(workspace, "Suite", suite) is None:
-        known = ", ".join(doc.name for doc in snapshot.of_kind(workspace, "Suite")) or "none"
-        raise NotFound(f"suite {suite!r} not found in workspace {workspace!r} (suites: {known})")
