@@ -22,10 +22,13 @@ async def _write_until_seen(
     """Keep (re)writing ``writes`` until a batch holds ``wanted``; return all batches seen.
 
     Writing repeatedly avoids racing the watcher's start-up: a write made before the watch is
-    in place would never be reported.
+    in place would never be reported. The folders exist first, so batches hold only files.
     """
     batches: list[set[str]] = []
     seen = anyio.Event()
+    for name in writes:
+        # Before the watch starts: a folder created under it is a change of its own.
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
 
     async def writer() -> None:
         round_ = 0
