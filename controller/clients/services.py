@@ -21,6 +21,7 @@ import asyncio
 import http.cookiejar
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -47,6 +48,8 @@ class Timeouts:
 
     def capped(self, seconds: float) -> Timeouts:
         cap = max(seconds, 0.001)
+        if cap >= max(self.connect, self.read, self.write, self.pool):
+            return self
         return Timeouts(
             *(min(value, cap) for value in (self.connect, self.read, self.write, self.pool))
         )
@@ -166,14 +169,9 @@ class ServiceClient:
         built = self._client.build_request(
             request.method,
             request.url,
-            headers=list(request.headers),
+            headers=request.headers,
             content=request.content,
-            timeout=httpx.Timeout(
-                connect=timeouts.connect,
-                read=timeouts.read,
-                write=timeouts.write,
-                pool=timeouts.pool,
-            ),
+            timeout=_httpx_timeout(timeouts),
         )
         started = time.monotonic()
         try:
@@ -213,6 +211,15 @@ class ServiceClient:
             if size > self._drain_bytes:
                 return bytes(kept), size, False
         return bytes(kept), size, True
+
+
+@lru_cache(maxsize=256)
+def _httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
+    """Cached: the steps of a suite share a few timeouts (each capped by a deadline varies
+    only near the end of a flow)."""
+    return httpx.Timeout(
+        connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+    )
 
 
 def _translated(exc: httpx.HTTPError, url: str) -> TransportFailure:

@@ -152,6 +152,7 @@ class _FlowRun:
                     env=self.env,
                     deadline=deadline,
                     secret_names=self.secret_names,
+                    line=self.plan.line_of(phase, index),
                 )
         except TimeoutError:
             result = self._timed_out(step, phase, index, "")
@@ -168,7 +169,6 @@ class _FlowRun:
                 self.scope[captured.name] = captured.value
                 if captured.secret:
                     self.secret_names |= {captured.name}
-        result = _with_line(self.plan, result, phase, index)
         self._add(result)
         return result
 
@@ -204,10 +204,6 @@ def not_run(
     return _result(
         plan, results, time.monotonic() if started is None else started, started_at, reason, status
     )
-
-
-def _with_line(plan: FlowPlan, result: StepResult, phase: Phase, index: int) -> StepResult:
-    return replace(result, line=plan.line_of(phase, index))
 
 
 def _skipped(

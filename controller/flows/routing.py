@@ -47,6 +47,8 @@ class RoutingPolicy:
         return cls({name: Route(url.rstrip("/")) for name, url in urls.items()})
 
     def url_for(self, service: str, path: str) -> str:
+        """The service's base URL joined with ``path``. A path starts with ``/``, so it can
+        never change the host: the result is always on the service's own origin."""
         route = self.routes.get(service)
         if route is None:
             known = ", ".join(sorted(self.routes)) or "none"

@@ -63,9 +63,11 @@ async def run_step(
     env: StepEnvironment,
     deadline: float,
     secret_names: frozenset[str] = frozenset(),
+    line: int | None = None,
 ) -> StepOutcome:
-    """Run ``step`` in ``scope`` by ``deadline`` (``time.monotonic()``)."""
-    run = _StepRun(step, phase, env, deadline, secret_names)
+    """Run ``step`` in ``scope`` by ``deadline`` (``time.monotonic()``); ``line`` is where
+    the step is written, for its result."""
+    run = _StepRun(step, phase, env, deadline, secret_names, line)
     try:
         return await run.run(scope)
     except (TemplateError, RoutingError, RequestError, CheckSpecError) as exc:
@@ -80,8 +82,10 @@ class _StepRun:
         env: StepEnvironment,
         deadline: float,
         secret_names: frozenset[str],
+        line: int | None,
     ) -> None:
         self.step = step
+        self.line = line
         self.phase = phase
         self.env = env
         self.deadline = deadline
@@ -246,6 +250,7 @@ class _StepRun:
             attempts=tuple(self.attempts),
             captured=tuple(c.name for c in self.captured) if status == "passed" else (),
             duration_ms=(time.monotonic() - self.started) * 1000,
+            line=self.line,
         )
 
     def _request_record(self) -> RequestRecord | None:

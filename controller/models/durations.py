@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 DURATION_PATTERN = r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$"
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
@@ -14,8 +15,11 @@ _WHOLE = re.compile(DURATION_PATTERN)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+@lru_cache(maxsize=1024)
 def parse_duration(text: str) -> timedelta:
-    """Parse ``text``; raise ``ValueError`` with a readable reason when it is not a duration."""
+    """Parse ``text``; raise ``ValueError`` with a readable reason when it is not a duration.
+
+    Cached: flows parse the same few durations (timeouts, intervals) at every step."""
     candidate = text.strip()
     if not _WHOLE.match(candidate):
         raise ValueError(
