@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonpath_rfc9535
 from jsonpath_rfc9535 import JSONPathError, JSONPathQuery
+from jsonpath_rfc9535.selectors import IndexSelector, NameSelector
 
 from controller.checks.values import ABSENT
 from controller.errors import PermanentError
@@ -32,8 +33,33 @@ def compile_path(text: str) -> tuple[JSONPathQuery, bool]:
     return query, bool(query.singular_query())
 
 
+@lru_cache(maxsize=1024)
+def _singular_steps(text: str) -> tuple[str | int, ...] | None:
+    """The names and indexes of a singular query, for a direct walk (``None``: use the
+    library). A singular query's segments each hold one name or index selector."""
+    query, singular = compile_path(text)
+    if not singular:
+        return None
+    steps: list[str | int] = []
+    for segment in query.segments:
+        (selector,) = segment.selectors
+        if isinstance(selector, NameSelector):
+            steps.append(selector.name)
+        elif isinstance(selector, IndexSelector):
+            steps.append(selector.index)
+        else:
+            return None
+    return tuple(steps)
+
+
 def select(text: str, document: Any) -> Any:
-    """The value (singular query) or list of values at ``text`` in ``document``."""
+    """The value (singular query) or list of values at ``text`` in ``document``.
+
+    Singular queries, the common case (``$.status``, ``$.items[0].id``), are walked
+    directly: the same answer as the library's, without building its node list."""
+    steps = _singular_steps(text)
+    if steps is not None:
+        return _walk(document, steps)
     query, singular = compile_path(text)
     try:
         values = query.find(document).values()
@@ -42,3 +68,20 @@ def select(text: str, document: Any) -> Any:
     if singular:
         return values[0] if values else ABSENT
     return values
+
+
+def _walk(document: Any, steps: tuple[str | int, ...]) -> Any:
+    current = document
+    for step in steps:
+        if isinstance(step, str):
+            if not isinstance(current, dict) or step not in current:
+                return ABSENT
+            current = current[step]
+        else:
+            if not isinstance(current, list):
+                return ABSENT
+            index = step + len(current) if step < 0 else step
+            if not 0 <= index < len(current):
+                return ABSENT
+            current = current[index]
+    return current

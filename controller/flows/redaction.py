@@ -63,6 +63,11 @@ class Redactor:
         self._forms |= {form for form in forms if form}
         self._pattern = None
 
+    @property
+    def knows_secrets(self) -> bool:
+        """Whether any value is registered (without one, only deny-lists apply)."""
+        return bool(self._forms)
+
     def add_basic_credentials(self, header_value: str) -> None:
         """A Basic credential seen on the way out: its base64 form is masked too."""
         scheme, _, token = header_value.partition(" ")

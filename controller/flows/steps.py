@@ -21,11 +21,13 @@ from controller.checks import (
     Captured,
     CaptureError,
     CheckResult,
+    CheckSpec,
     CheckSpecError,
     Context,
     all_passed,
     capture_all,
     evaluate_all,
+    parse_check,
 )
 from controller.clients.services import Exchange, ServiceClient, TransportFailure
 from controller.flows.redaction import Redactor
@@ -47,6 +49,19 @@ class StepEnvironment:
     checks: Context
     redactor: Redactor
     max_body_bytes: int = 4096
+    _static: dict[int, tuple[Any, tuple[CheckSpec, ...] | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def static_checks(self, checks: Sequence[Mapping[str, Any]]) -> tuple[CheckSpec, ...] | None:
+        """``checks`` parsed once per run when they hold no template (most do); ``None``
+        when they must be rendered at each use. Keyed by the list's identity, which the
+        run's plan keeps alive, and checked against it."""
+        known = self._static.get(id(checks))
+        if known is None or known[0] is not checks:
+            specs = None if _has_template(checks) else tuple(parse_check(c) for c in checks)
+            known = self._static[id(checks)] = (checks, specs)
+        return known[1]
 
 
 @dataclass(slots=True)
@@ -134,7 +149,7 @@ class _StepRun:
     async def _poll(
         self, poll: Mapping[str, Any], scope: Mapping[str, Any], policy: RetryPolicy
     ) -> Exchange | TransportFailure | StepResult:
-        until = poll.get("until", self.step.get("expect", []))
+        until = poll.get("until", self.step.get("expect", ()))
         interval = _seconds(poll["interval"])
         backoff = float(poll.get("backoff", 1.0))
         ceiling = _seconds(poll["max_interval"]) if "max_interval" in poll else None
@@ -189,7 +204,7 @@ class _StepRun:
             if item.secret:
                 self.env.redactor.add(item.value)
         local = {**scope, **{c.name: c.value for c in self.captured}}
-        results = self._checks(self.step.get("expect", []), local, exchange)
+        results = self._checks(self.step.get("expect", ()), local, exchange)
         failed = [c for c in results if not c.passed]
         soft = bool(self.step.get("soft", False))
         if soft:
@@ -206,9 +221,9 @@ class _StepRun:
     def _checks(
         self, checks: Sequence[Mapping[str, Any]], scope: Mapping[str, Any], exchange: Exchange
     ) -> tuple[CheckResult, ...]:
-        return evaluate_all(
-            render_value(list(checks), scope), exchange.response, scope, self.env.checks
-        )
+        static = self.env.static_checks(checks)
+        specs = static if static is not None else render_value(list(checks), scope)
+        return evaluate_all(specs, exchange.response, scope, self.env.checks)
 
     def _poll_note(self) -> str:
         if "poll" not in self.step:
@@ -291,6 +306,11 @@ class _StepRun:
 
 
 def _masked(result: CheckResult, redactor: Redactor) -> CheckResult:
+    plain = not isinstance(result.expected, Mapping | list) and not isinstance(
+        result.actual, Mapping | list
+    )
+    if plain and not redactor.knows_secrets:
+        return result  # nothing in it could be a secret the redactor would mask
     return CheckResult(
         selector=result.selector,
         operator=result.operator,
@@ -299,6 +319,16 @@ def _masked(result: CheckResult, redactor: Redactor) -> CheckResult:
         passed=result.passed,
         message=redactor.text(result.message),
     )
+
+
+def _has_template(node: Any) -> bool:
+    if isinstance(node, str):
+        return "${" in node
+    if isinstance(node, Mapping):
+        return any(_has_template(k) or _has_template(v) for k, v in node.items())
+    if isinstance(node, list | tuple):
+        return any(_has_template(item) for item in node)
+    return False
 
 
 def _excerpt(content: bytes, limit: int) -> str:
