@@ -15,7 +15,7 @@ it. Target: engine <= 1.3 x plain. Then, in a fresh
 subprocess, ``--runs`` suite runs at once (each one flow of ``--run-steps`` steps) and the
 peak resident memory above the process's baseline is reported (no target).
 
-Usage: .venv/bin/python bench/flows.py [--steps 2000] [--concurrency 10] [--rounds 5]
+Usage: .venv/bin/python bench/flows.py [--steps 2000] [--concurrency 10] [--rounds 7]
        [--runs 100] [--run-steps 20]
 """
 
@@ -204,7 +204,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--run-steps", type=int, default=20)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
