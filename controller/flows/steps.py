@@ -30,9 +30,10 @@ from controller.checks import (
     parse_check,
 )
 from controller.clients.services import Exchange, ServiceClient, TransportFailure
+from controller.flows.evidence import masked_check, request_record, response_record
 from controller.flows.redaction import Redactor
 from controller.flows.requests import Prepared, RequestError, prepare
-from controller.flows.results import Attempt, Phase, RequestRecord, ResponseRecord, StepResult
+from controller.flows.results import Attempt, Phase, StepResult
 from controller.flows.retry import RetryPolicy, Sent, send_with_retry
 from controller.flows.routing import RoutingError, RoutingPolicy
 from controller.models.durations import parse_duration
@@ -252,73 +253,25 @@ class _StepRun:
 
     def finish(self, status: str, failure_type: str, message: str) -> StepResult:
         redactor = self.env.redactor
+        limit = self.env.max_body_bytes
+        # First: recording the request registers a Basic credential it sent, which the
+        # message and the checks must then be masked for too.
+        request = request_record(self.prepared, self.exchange, redactor, limit)
         return StepResult(
             name=str(self.step.get("name", "")),
             phase=self.phase,
             status=status,  # type: ignore[arg-type]
             failure_type=failure_type,
             message=redactor.text(message),
-            checks=tuple(_masked(c, redactor) for c in self.checks),
-            warnings=tuple(_masked(c, redactor) for c in self.warnings),
-            request=self._request_record(),
-            response=self._response_record(),
+            checks=tuple(masked_check(c, redactor) for c in self.checks),
+            warnings=tuple(masked_check(c, redactor) for c in self.warnings),
+            request=request,
+            response=response_record(self.exchange, redactor, limit),
             attempts=tuple(self.attempts),
             captured=tuple(c.name for c in self.captured) if status == "passed" else (),
             duration_ms=(time.monotonic() - self.started) * 1000,
             line=self.line,
         )
-
-    def _request_record(self) -> RequestRecord | None:
-        prepared = self.prepared
-        if prepared is None:
-            return None
-        sent = self.exchange.request if self.exchange is not None else prepared.outgoing
-        redactor = self.env.redactor
-        for name, value in sent.headers:
-            if name.lower() == "authorization":
-                redactor.add_basic_credentials(value)
-        content = sent.content or b""
-        return RequestRecord(
-            method=sent.method,
-            url=redactor.url(sent.url, tainted=prepared.secret_url),
-            headers=redactor.headers(sent.headers, tainted=prepared.secret_headers),
-            body=redactor.body(
-                _excerpt(content, self.env.max_body_bytes), tainted=prepared.secret_body
-            ),
-            body_size=len(content),
-        )
-
-    def _response_record(self) -> ResponseRecord | None:
-        if self.exchange is None:
-            return None
-        response = self.exchange.response
-        redactor = self.env.redactor
-        excerpt = _excerpt(response.body, self.env.max_body_bytes)
-        return ResponseRecord(
-            status=response.status,
-            url=redactor.url(response.url),
-            headers=redactor.headers(response.headers),
-            body=redactor.body(excerpt),
-            body_size=response.body_size,
-            truncated=not response.body_complete or len(response.body) > self.env.max_body_bytes,
-            elapsed_ms=response.elapsed_ms,
-        )
-
-
-def _masked(result: CheckResult, redactor: Redactor) -> CheckResult:
-    plain = not isinstance(result.expected, Mapping | list) and not isinstance(
-        result.actual, Mapping | list
-    )
-    if plain and not redactor.knows_secrets:
-        return result  # nothing in it could be a secret the redactor would mask
-    return CheckResult(
-        selector=result.selector,
-        operator=result.operator,
-        expected=redactor.json(result.expected),
-        actual=redactor.json(result.actual),
-        passed=result.passed,
-        message=redactor.text(result.message),
-    )
 
 
 def _has_template(node: Any) -> bool:
@@ -329,10 +282,6 @@ def _has_template(node: Any) -> bool:
     if isinstance(node, list | tuple):
         return any(_has_template(item) for item in node)
     return False
-
-
-def _excerpt(content: bytes, limit: int) -> str:
-    return content[:limit].decode("utf-8", "replace")
 
 
 def _seconds(text: Any) -> float:

@@ -30,10 +30,7 @@ from typing import Any
 from controller.clients.services import ServiceClient
 from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
 from controller.flows import (
-    FlowPlan,
-    FlowResult,
     Listeners,
-    StepResult,
     SuiteResult,
     plan_suite,
     run_suite,
@@ -43,6 +40,7 @@ from controller.models.runs import Run
 from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.models.timestamps import iso_utc
 from controller.runner.config_files import ConfigFiles
+from controller.runner.partial import Progress, partial_result
 from controller.runner.preparation import (
     routing_for,
     step_environment,
@@ -148,7 +146,7 @@ class Runner:
         task.add_done_callback(done)
 
     async def _execute(self, run: Run) -> None:
-        flows = _Progress()
+        flows = Progress()
         heartbeat = asyncio.create_task(self._heartbeat(run.id, asyncio.current_task()))
         try:
             result, info = await self._perform(run, flows)
@@ -158,7 +156,7 @@ class Runner:
                 await self._release(run, "meshgate stopped during the run; queued again")
                 raise
             message = f"stopped: the run was {reason} while it ran"
-            await self._finish(run, "error", message, _partial(run, flows, message), b"")
+            await self._finish(run, "error", message, partial_result(run, flows, message), b"")
             return
         except TemporaryError as exc:
             log.warning("run %s could not start now, queued again: %s", run.id, exc)
@@ -171,7 +169,7 @@ class Runner:
         except Exception as exc:  # a defect must end the run, not leave it running
             log.error("run %s failed in the engine", run.id, exc_info=exc)
             message = f"internal error in meshgate: {type(exc).__name__}"
-            await self._finish(run, "error", message, _partial(run, flows, message), b"")
+            await self._finish(run, "error", message, partial_result(run, flows, message), b"")
             return
         finally:
             heartbeat.cancel()
@@ -180,7 +178,7 @@ class Runner:
         junit = render_junit(result, info, granularity=_granularity(result, self._config()))
         await self._finish(run, result.status, summarize(result), result.to_dict(), junit)
 
-    async def _perform(self, run: Run, flows: _Progress) -> tuple[SuiteResult, RunInfo]:
+    async def _perform(self, run: Run, flows: Progress) -> tuple[SuiteResult, RunInfo]:
         request = run.request
         snapshot = require_loaded(self._config(), "runs cannot start")
         plan = plan_suite(snapshot, request.workspace, request.suite)
@@ -283,39 +281,6 @@ class Runner:
             await self._storage.release_run(
                 run.id, owner=self._owner, now=self._clock(), reason=reason
             )
-
-
-class _Progress:
-    """What a run got through, kept while it runs: a cancelled run (superseded) still has
-    the evidence of its finished flows and of the steps of those it was in."""
-
-    def __init__(self) -> None:
-        self.finished: list[FlowResult] = []
-        self.steps: dict[str, list[StepResult]] = {}
-
-    def step(self, plan: FlowPlan, result: StepResult) -> None:
-        self.steps.setdefault(plan.label, []).append(result)
-
-    def flow(self, result: FlowResult) -> None:
-        self.finished.append(result)
-        self.steps.pop(result.label, None)
-
-    def partial(self) -> list[dict[str, Any]]:
-        unfinished = [
-            {"label": label, "status": "error", "steps": [s.to_dict() for s in steps]}
-            for label, steps in self.steps.items()
-        ]
-        return [flow.to_dict() for flow in self.finished] + unfinished
-
-
-def _partial(run: Run, flows: _Progress, message: str) -> dict[str, Any]:
-    return {
-        "suite": run.request.suite,
-        "workspace": run.request.workspace,
-        "status": "error",
-        "message": message,
-        "flows": flows.partial(),
-    }
 
 
 def _granularity(result: SuiteResult, snapshot: ConfigSnapshot | None) -> str:
