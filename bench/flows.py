@@ -9,9 +9,10 @@ small JSON document), at the same concurrency:
            of ``steps / concurrency`` steps, each step a GET with two checks (status, a
            JSONPath) and one capture, rendered, evaluated, redacted and recorded
 
-Each phase runs ``--rounds`` times, alternating; the best wall time of each counts (the
-least disturbed by the machine), and the median of the per-round ratios is printed beside
-it. Target: engine <= 1.3 x plain. Then, in a fresh
+Each round runs plain, then engine, right after each other, so both see the machine in the
+same state; the verdict is the median of the per-round ratios (a slow stretch of the machine
+hits both phases of a round, and one lucky or unlucky round does not decide). The ratio of
+each phase's best round is printed beside it. Target: engine <= 1.3 x plain. Then, in a fresh
 subprocess, ``--runs`` suite runs at once (each one flow of ``--run-steps`` steps) and the
 peak resident memory above the process's baseline is reported (no target).
 
@@ -275,17 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rounds = ", ".join(f"{t:.2f}" for t in times)
         print(f"| {label} | {min(times):.2f} | {rounds} | {args.steps / min(times):,.0f} |")
     print()
-    verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
-    print(f"- {verdict}: engine / plain wall time = {ratio:.2f} (target <= {TARGET_RATIO})")
+    verdict = "PASS" if median <= TARGET_RATIO else "FAIL"
     print(
-        f"- per round (engine right after plain): median {median:.2f}, "
-        f"range {paired[0]:.2f}-{paired[-1]:.2f}"
+        f"- {verdict}: engine / plain wall time = {median:.2f}, the median of {len(paired)} "
+        f"rounds (engine right after plain; range {paired[0]:.2f}-{paired[-1]:.2f}; "
+        f"target <= {TARGET_RATIO})"
     )
+    print(f"- best round of each phase: engine / plain = {ratio:.2f}")
     print(
         f"- peak memory of {args.runs} concurrent runs ({args.run_steps} steps each): "
         f"{peak_mib:.1f} MiB above the process baseline ({figures['baseline_kib'] / 1024:.1f} MiB)"
     )
-    return 0 if ratio <= TARGET_RATIO else 1
+    return 0 if median <= TARGET_RATIO else 1
 
 
 def _machine() -> str:
