@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from controller.clients.services import ServiceClient  # noqa: E402
 from controller.flows import RoutingPolicy, SuiteResult, plan_suite, run_suite  # noqa: E402
+from controller.flows.compiled import CompiledFlows  # noqa: E402
 from controller.loader import load_text  # noqa: E402
 from controller.models.snapshot import ConfigSnapshot  # noqa: E402
 from controller.runner.preparation import step_environment, template_roots  # noqa: E402
@@ -141,13 +142,20 @@ def snapshot_of(text: str) -> ConfigSnapshot:
 
 
 async def engine(
-    base_url: str, snapshot: ConfigSnapshot, concurrency: int
+    base_url: str, snapshot: ConfigSnapshot, concurrency: int, compiled: CompiledFlows
 ) -> tuple[float, SuiteResult]:
+    """One suite run, with the cache of work done once per config that the runner keeps
+    for all its runs (``compiled``, shared by the rounds)."""
     plan = plan_suite(snapshot, "default", "bench")
     routing = RoutingPolicy.of({"items": base_url})
     async with ServiceClient(max_connections=concurrency) as client:
         env = step_environment(
-            plan, client=client, routing=routing, secrets={}, load_schema=_no_files
+            plan,
+            client=client,
+            routing=routing,
+            secrets={},
+            load_schema=_no_files,
+            compiled=compiled,
         )
         roots = template_roots(run={"id": "bench"}, routing=routing, secrets={}, context=None)
         started = time.perf_counter()
@@ -230,11 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_url = f"http://{HOST}:{port}"
         snapshot = snapshot_of(suite_text(args.concurrency, args.steps // args.concurrency))
         asyncio.run(plain(base_url, args.concurrency * 10, args.concurrency))  # warm-up
+        compiled = CompiledFlows()
+        asyncio.run(engine(base_url, snapshot, args.concurrency, compiled))  # warm-up
         plain_times, engine_times = [], []
         checks = 0
         for _ in range(args.rounds):
             plain_times.append(asyncio.run(plain(base_url, args.steps, args.concurrency)))
-            took, result = asyncio.run(engine(base_url, snapshot, args.concurrency))
+            took, result = asyncio.run(engine(base_url, snapshot, args.concurrency, compiled))
             if result.status != "passed":
                 raise SystemExit(f"the engine run did not pass: {result.to_dict()['flows'][0]}")
             checks = sum(len(s.checks) for f in result.flows for s in f.steps)

@@ -21,15 +21,14 @@ from controller.checks import (
     Captured,
     CaptureError,
     CheckResult,
-    CheckSpec,
     CheckSpecError,
     Context,
     all_passed,
     capture_all,
     evaluate_all,
-    parse_check,
 )
 from controller.clients.services import Exchange, ServiceClient, TransportFailure
+from controller.flows.compiled import CompiledFlows
 from controller.flows.evidence import masked_check, request_record, response_record
 from controller.flows.redaction import Redactor
 from controller.flows.requests import Prepared, RequestError, prepare
@@ -50,19 +49,8 @@ class StepEnvironment:
     checks: Context
     redactor: Redactor
     max_body_bytes: int = 4096
-    _static: dict[int, tuple[Any, tuple[CheckSpec, ...] | None]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def static_checks(self, checks: Sequence[Mapping[str, Any]]) -> tuple[CheckSpec, ...] | None:
-        """``checks`` parsed once per run when they hold no template (most do); ``None``
-        when they must be rendered at each use. Keyed by the list's identity, which the
-        run's plan keeps alive, and checked against it."""
-        known = self._static.get(id(checks))
-        if known is None or known[0] is not checks:
-            specs = None if _has_template(checks) else tuple(parse_check(c) for c in checks)
-            known = self._static[id(checks)] = (checks, specs)
-        return known[1]
+    compiled: CompiledFlows = field(default_factory=CompiledFlows)
+    """Shared by every run of a runner (see ``flows.compiled``)."""
 
 
 @dataclass(slots=True)
@@ -222,7 +210,7 @@ class _StepRun:
     def _checks(
         self, checks: Sequence[Mapping[str, Any]], scope: Mapping[str, Any], exchange: Exchange
     ) -> tuple[CheckResult, ...]:
-        static = self.env.static_checks(checks)
+        static = self.env.compiled.static_checks(checks)
         specs = static if static is not None else render_value(list(checks), scope)
         return evaluate_all(specs, exchange.response, scope, self.env.checks)
 
@@ -272,16 +260,6 @@ class _StepRun:
             duration_ms=(time.monotonic() - self.started) * 1000,
             line=self.line,
         )
-
-
-def _has_template(node: Any) -> bool:
-    if isinstance(node, str):
-        return "${" in node
-    if isinstance(node, Mapping):
-        return any(_has_template(k) or _has_template(v) for k, v in node.items())
-    if isinstance(node, list | tuple):
-        return any(_has_template(item) for item in node)
-    return False
 
 
 def _seconds(text: Any) -> float:

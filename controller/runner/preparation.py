@@ -18,6 +18,7 @@ from controller.checks import Context
 from controller.clients.services import ServiceClient
 from controller.errors import PermanentError
 from controller.flows import Redactor, RoutingPolicy, StepEnvironment, SuitePlan
+from controller.flows.compiled import CompiledFlows
 from controller.models.snapshot import ConfigSnapshot
 from controller.secretrefs import SecretResolver, SecretUnavailable, describe_ref
 from controller.templating import TemplateError, render_value
@@ -86,7 +87,10 @@ def step_environment(
     routing: RoutingPolicy,
     secrets: Mapping[str, str],
     load_schema: Any,
+    compiled: CompiledFlows | None = None,
 ) -> StepEnvironment:
+    """``compiled`` is the runner's cache of work done once per config (a fresh one when
+    omitted)."""
     report = plan.spec.get("report") or {}
     return StepEnvironment(
         client=client,
@@ -95,6 +99,7 @@ def step_environment(
         checks=Context(load_schema=load_schema),
         redactor=Redactor(secrets.values()),
         max_body_bytes=int(report.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+        compiled=compiled or CompiledFlows(),
     )
 
 

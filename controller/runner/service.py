@@ -35,6 +35,7 @@ from controller.flows import (
     plan_suite,
     run_suite,
 )
+from controller.flows.compiled import CompiledFlows
 from controller.flows.junit import RunInfo, render_junit
 from controller.models.runs import Run
 from controller.models.snapshot import ConfigSnapshot, require_loaded
@@ -88,6 +89,7 @@ class Runner:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stop_reasons: dict[int, str] = {}
         self._closing = False
+        self._compiled = CompiledFlows()
 
     def wake(self) -> None:
         self._wake.set()
@@ -218,7 +220,12 @@ class Runner:
         }
         async with self._client_factory() as client:
             env = step_environment(
-                plan, client=client, routing=routing, secrets=secrets, load_schema=load
+                plan,
+                client=client,
+                routing=routing,
+                secrets=secrets,
+                load_schema=load,
+                compiled=self._compiled,
             )
             roots = template_roots(
                 run=run_scope,
