@@ -44,6 +44,7 @@ from controller.flows import RoutingPolicy, SuiteResult, plan_suite, run_suite  
 from controller.flows.compiled import CompiledFlows  # noqa: E402
 from controller.loader import load_text  # noqa: E402
 from controller.models.snapshot import ConfigSnapshot  # noqa: E402
+from controller.runner.config_files import no_config_files  # noqa: E402
 from controller.runner.preparation import step_environment, template_roots  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -154,7 +155,7 @@ async def engine(
             client=client,
             routing=routing,
             secrets={},
-            load_schema=_no_files,
+            load_schema=no_config_files,
             compiled=compiled,
         )
         roots = template_roots(run={"id": "bench"}, routing=routing, secrets={}, context=None)
@@ -172,7 +173,7 @@ async def many_runs(base_url: str, runs: int, steps: int) -> None:
     async def one() -> SuiteResult:
         async with ServiceClient(max_connections=4) as client:
             env = step_environment(
-                plan, client=client, routing=routing, secrets={}, load_schema=_no_files
+                plan, client=client, routing=routing, secrets={}, load_schema=no_config_files
             )
             roots = template_roots(run={"id": "bench"}, routing=routing, secrets={}, context=None)
             return await run_suite(plan, roots=roots, env=env)
@@ -194,10 +195,6 @@ def _high_water_kib() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
-
-
-def _no_files(path: str) -> Any:
-    raise LookupError(path)
 
 
 def _now() -> Any:

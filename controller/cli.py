@@ -304,9 +304,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"meshgate run: {exc}", file=sys.stderr)
         return 2
     progress.summary(result)
-    granularity = (
-        (prepared.plan.spec.get("report") or {}).get("junit", {}).get("granularity", "step")
-    )
+    granularity = prepared.plan.junit_granularity
     outputs = []
     if args.junit:
         outputs.append((args.junit, render_junit(result, prepared.info, granularity=granularity)))

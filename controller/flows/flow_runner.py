@@ -16,28 +16,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.checks import all_passed, evaluate_all
+from controller.flows.conditions import render_vars, unmet_condition
 from controller.flows.plan import FlowPlan
 from controller.flows.results import FlowResult, FlowStatus, Phase, StepResult, flow_status
 from controller.flows.steps import StepEnvironment, run_step
 from controller.models.durations import format_duration, parse_duration
 from controller.models.timestamps import iso_utc
-from controller.templating import TemplateError, render_value
+from controller.templating import TemplateError
 
 FINALLY_BUDGET = timedelta(seconds=30)
 TIMEOUTS = frozenset({"ReadTimeout", "WriteTimeout", "Timeout"})
 DEADLINE_SLACK = 0.005
 
 StepListener = Callable[[FlowPlan, StepResult], None]
-
-
-def render_vars(variables: Mapping[str, Any] | None, scope: Mapping[str, Any]) -> dict[str, Any]:
-    """``scope`` with ``variables`` added, each rendered in order (a variable may use the
-    ones before it and every lower level); raises ``TemplateError``."""
-    layered = dict(scope)
-    for name, value in (variables or {}).items():
-        layered[name] = render_value(value, layered)
-    return layered
 
 
 async def run_flow(
@@ -63,13 +54,9 @@ async def run_flow(
         return skipped_all(f"flow not run: {unmet}")
     try:
         flow_scope = render_vars(plan.row_vars, render_vars(spec.get("vars"), scope))
-        if "when" in spec:
-            conditions = evaluate_all(
-                render_value(spec["when"], flow_scope), None, flow_scope, env.checks
-            )
-            if not all_passed(conditions):
-                reason = next(c.message for c in conditions if not c.passed)
-                return skipped_all(f"flow not run: when is false: {reason}")
+        reason = unmet_condition(spec["when"], flow_scope, env.checks) if "when" in spec else ""
+        if reason:
+            return skipped_all(f"flow not run: when is false: {reason}")
     except TemplateError as exc:
         return skipped_all(f"flow not run: its variables do not render: {exc}", "error")
 

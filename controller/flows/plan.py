@@ -59,6 +59,12 @@ class SuitePlan:
     def spec(self) -> Mapping[str, Any]:
         return self.suite.spec
 
+    @property
+    def junit_granularity(self) -> str:
+        """``report.junit.granularity``: ``step`` (default) or ``flow``."""
+        report = self.spec.get("report") or {}
+        return str((report.get("junit") or {}).get("granularity", "step"))
+
 
 def plan_suite(snapshot: ConfigSnapshot, workspace: str, suite_name: str) -> SuitePlan:
     """Resolve suite ``suite_name`` of ``workspace``; raises ``NotFound``."""

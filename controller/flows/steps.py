@@ -29,6 +29,7 @@ from controller.checks import (
 )
 from controller.clients.services import Exchange, ServiceClient, TransportFailure
 from controller.flows.compiled import CompiledFlows
+from controller.flows.conditions import render_vars, unmet_condition
 from controller.flows.evidence import masked_check, request_record, response_record
 from controller.flows.redaction import Redactor
 from controller.flows.requests import Prepared, RequestError, prepare
@@ -104,14 +105,11 @@ class _StepRun:
 
     async def run(self, scope: Mapping[str, Any]) -> StepOutcome:
         if "when" in self.step:
-            conditions = evaluate_all(
-                render_value(self.step["when"], scope), None, scope, self.env.checks
-            )
-            if not all_passed(conditions):
-                reason = next(c.message for c in conditions if not c.passed)
+            reason = unmet_condition(self.step["when"], scope, self.env.checks)
+            if reason:
                 return StepOutcome(self.finish("skipped", "", f"when is false: {reason}"))
         if "vars" in self.step:
-            scope = {**scope, **render_value(self.step["vars"], scope)}
+            scope = render_vars(self.step["vars"], scope)
         policy = RetryPolicy.of(self.step.get("retry", self.env.defaults.get("retry")))
         if "poll" in self.step:
             last = await self._poll(self.step["poll"], scope, policy)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.flows.flow_runner import StepListener, not_run, render_vars, run_flow
+from controller.flows.conditions import render_vars
+from controller.flows.flow_runner import StepListener, not_run, run_flow
 from controller.flows.plan import FlowPlan, SuitePlan
 from controller.flows.results import FlowResult, StepResult, SuiteResult, suite_status
 from controller.flows.steps import StepEnvironment, run_step

@@ -31,3 +31,8 @@ class ConfigFiles:
             raise LookupError(f"{path!r} cannot be read: {exc}") from None
         except ValueError as exc:
             raise LookupError(f"{path!r} is not JSON: {exc}") from None
+
+
+def no_config_files(path: str) -> Any:
+    """The loader of a run that has no config folder to read from."""
+    raise LookupError(f"{path!r}: no config files are available to this run")

@@ -19,11 +19,12 @@ from controller.configsync.folder import folder_snapshot
 from controller.errors import NotFound
 from controller.flows import Listeners, SuitePlan, SuiteResult, plan_suite, run_suite
 from controller.flows.junit import RunInfo
+from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
-from controller.models.timestamps import iso_utc
 from controller.runner.config_files import ConfigFiles
 from controller.runner.preparation import (
     routing_for,
+    run_root,
     short_secrets,
     step_environment,
     suite_secrets,
@@ -79,16 +80,22 @@ async def run_locally(
     info = RunInfo(run_id=run_id, environment=environment, config_revision=snapshot.revision)
     prepared = PreparedRun(plan, info, warnings)
     on_prepared(prepared)
-    run = {
-        "id": run_id,
-        "suite": request.suite,
-        "workspace": workspace,
-        "trigger_type": "manual",
-        "environment": environment,
-        "context": request.context,
-        "config_revision": snapshot.revision,
-        "started_at": iso_utc(datetime.now(UTC)),
-    }
+    request_of_run = RunRequest(
+        workspace=workspace,
+        suite=request.suite,
+        config_revision=snapshot.revision,
+        trigger_type="manual",
+        context=request.context,
+        template=request.template,
+        routes=dict(request.routes),
+    )
+    run = run_root(
+        run_id=run_id,
+        request=request_of_run,
+        environment=environment,
+        config_revision=snapshot.revision,
+        started_at=datetime.now(UTC),
+    )
     async with ServiceClient() as client:
         env = step_environment(
             plan,

@@ -12,6 +12,7 @@ template's services are all under test.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from controller.checks import Context
@@ -19,7 +20,9 @@ from controller.clients.services import ServiceClient
 from controller.errors import PermanentError
 from controller.flows import Redactor, RoutingPolicy, StepEnvironment, SuitePlan
 from controller.flows.compiled import CompiledFlows
+from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
+from controller.models.timestamps import iso_utc
 from controller.secretrefs import SecretResolver, SecretUnavailable, describe_ref
 from controller.templating import TemplateError, render_value
 
@@ -101,6 +104,33 @@ def step_environment(
         max_body_bytes=int(report.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
         compiled=compiled or CompiledFlows(),
     )
+
+
+def run_root(
+    *,
+    run_id: int | str,
+    request: RunRequest,
+    environment: str,
+    config_revision: str,
+    started_at: datetime,
+    attempt: int = 1,
+) -> dict[str, Any]:
+    """``run.*`` of the templates: which run, what it tests, where and with which config."""
+    return {
+        "id": run_id,
+        "suite": request.suite,
+        "workspace": request.workspace,
+        "trigger_type": request.trigger_type,
+        "revision": request.trigger_ref,
+        "repository": request.repository,
+        "branch": request.branch,
+        "pr_number": request.pr_number,
+        "context": request.context,
+        "environment": environment,
+        "config_revision": config_revision,
+        "attempt": attempt,
+        "started_at": iso_utc(started_at),
+    }
 
 
 def template_roots(

@@ -31,6 +31,7 @@ from controller.clients.services import ServiceClient
 from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
 from controller.flows import (
     Listeners,
+    SuitePlan,
     SuiteResult,
     plan_suite,
     run_suite,
@@ -39,11 +40,11 @@ from controller.flows.compiled import CompiledFlows
 from controller.flows.junit import RunInfo, render_junit
 from controller.models.runs import Run
 from controller.models.snapshot import ConfigSnapshot, require_loaded
-from controller.models.timestamps import iso_utc
-from controller.runner.config_files import ConfigFiles
+from controller.runner.config_files import ConfigFiles, no_config_files
 from controller.runner.partial import Progress, partial_result
 from controller.runner.preparation import (
     routing_for,
+    run_root,
     step_environment,
     suite_secrets,
     template_roots,
@@ -98,6 +99,8 @@ class Runner:
         """Claim and start runs until cancelled (``aclose``)."""
         idle = self._settings.idle_poll.total_seconds()
         while not self._closing:
+            # Cleared before claiming: a wake-up during the claims is not lost.
+            self._wake.clear()
             try:
                 while self._can_claim():
                     run = await self._claim()
@@ -106,7 +109,6 @@ class Runner:
                     self._start(run)
             except StorageUnavailable as exc:
                 log.warning("runner: cannot claim runs: %s", exc)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(idle):
                     await self._wake.wait()
@@ -151,7 +153,7 @@ class Runner:
         flows = Progress()
         heartbeat = asyncio.create_task(self._heartbeat(run.id, asyncio.current_task()))
         try:
-            result, info = await self._perform(run, flows)
+            result, info, plan = await self._perform(run, flows)
         except asyncio.CancelledError:
             reason = self._stop_reasons.get(run.id, "cancelled")
             if reason == "shutdown":
@@ -177,10 +179,10 @@ class Runner:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        junit = render_junit(result, info, granularity=_granularity(result, self._config()))
+        junit = render_junit(result, info, granularity=plan.junit_granularity)
         await self._finish(run, result.status, summarize(result), result.to_dict(), junit)
 
-    async def _perform(self, run: Run, flows: Progress) -> tuple[SuiteResult, RunInfo]:
+    async def _perform(self, run: Run, flows: Progress) -> tuple[SuiteResult, RunInfo, SuitePlan]:
         request = run.request
         snapshot = require_loaded(self._config(), "runs cannot start")
         plan = plan_suite(snapshot, request.workspace, request.suite)
@@ -202,22 +204,15 @@ class Runner:
             config_revision=snapshot.revision,
         )
         root = self._config_root()
-        load = ConfigFiles(root).load_json if root is not None else _no_files
-        run_scope = {
-            "id": run.id,
-            "suite": request.suite,
-            "workspace": request.workspace,
-            "trigger_type": request.trigger_type,
-            "revision": request.trigger_ref,
-            "repository": request.repository,
-            "branch": request.branch,
-            "pr_number": request.pr_number,
-            "context": request.context,
-            "environment": environment,
-            "config_revision": snapshot.revision,
-            "attempt": run.attempt,
-            "started_at": iso_utc(self._clock()),
-        }
+        load = ConfigFiles(root).load_json if root is not None else no_config_files
+        run_scope = run_root(
+            run_id=run.id,
+            request=request,
+            environment=environment,
+            config_revision=snapshot.revision,
+            started_at=self._clock(),
+            attempt=run.attempt,
+        )
         async with self._client_factory() as client:
             env = step_environment(
                 plan,
@@ -241,7 +236,7 @@ class Runner:
                 listeners=Listeners(on_step=flows.step, on_flow=flows.flow),
                 overrides=dict(request.parameters),
             )
-        return result, info
+        return result, info, plan
 
     async def _event(self, run: Run) -> dict[str, Any]:
         if run.delivery is None:
@@ -288,13 +283,3 @@ class Runner:
             await self._storage.release_run(
                 run.id, owner=self._owner, now=self._clock(), reason=reason
             )
-
-
-def _granularity(result: SuiteResult, snapshot: ConfigSnapshot | None) -> str:
-    suite = None if snapshot is None else snapshot.get(result.workspace, "Suite", result.suite)
-    report = (suite.spec.get("report") or {}) if suite is not None else {}
-    return str((report.get("junit") or {}).get("granularity", "step"))
-
-
-def _no_files(path: str) -> Any:
-    raise LookupError(f"{path!r}: the config's files are not available to this runner")

@@ -10,6 +10,7 @@ import httpx
 
 from controller.clients.services import ServiceClient
 from controller.flows import Listeners, RoutingPolicy, SuiteResult, plan_suite, run_suite
+from controller.runner.config_files import no_config_files
 from controller.runner.preparation import step_environment, template_roots
 from tests.support.config import snapshot_of
 
@@ -17,10 +18,6 @@ HEADER = "apiVersion: meshgate.dev/v1alpha1\n"
 ROUTES = {"api": "http://api.test", "other": "http://other.test:8080"}
 
 Handler = Callable[[httpx.Request], Any]
-
-
-def no_files(path: str) -> Any:
-    raise LookupError(path)
 
 
 def suite_yaml(spec: str, *, name: str = "s") -> str:
@@ -43,7 +40,7 @@ async def run_yaml(
     transport = None if handler is None else httpx.MockTransport(handler)
     async with ServiceClient(transport=transport) as client:
         env = step_environment(
-            plan, client=client, routing=routing, secrets=secrets or {}, load_schema=no_files
+            plan, client=client, routing=routing, secrets=secrets or {}, load_schema=no_config_files
         )
         roots = template_roots(
             run={"id": "r1"}, routing=routing, secrets=secrets or {}, context=None
