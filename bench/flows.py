@@ -8,6 +8,9 @@ small JSON document), at the same concurrency:
   engine - the same requests as a suite run by meshgate's engine: ``--concurrency`` flows
            of ``steps / concurrency`` steps, each step a GET with two checks (status, a
            JSONPath) and one capture, rendered, evaluated, redacted and recorded
+  transport - the same requests straight on an ``httpx.AsyncHTTPTransport`` (what the
+           engine's service client sends through, without ``httpx.AsyncClient``): a
+           reference that shows what the engine's own work costs (no target)
 
 Each round runs plain, then engine, right after each other, so both see the machine in the
 same state; the verdict is the median of the per-round ratios (a slow stretch of the machine
@@ -111,6 +114,28 @@ async def plain(base_url: str, steps: int, concurrency: int) -> float:
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client, w * per_worker) for w in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def transport(base_url: str, steps: int, concurrency: int) -> float:
+    per_worker = steps // concurrency
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    timeout = httpx.Timeout(10).as_dict()
+
+    async def worker(pool: httpx.AsyncHTTPTransport, offset: int) -> None:
+        for n in range(per_worker):
+            request = httpx.Request(
+                "GET", f"{base_url}/items/{offset + n}", extensions={"timeout": timeout}
+            )
+            response = await pool.handle_async_request(request)
+            body = await response.aread()
+            await response.aclose()
+            if response.status_code != 200 or json.loads(body)["status"] != "ok":
+                raise SystemExit("transport loop: unexpected answer")
+
+    async with httpx.AsyncHTTPTransport(limits=limits) as pool:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(pool, w * per_worker) for w in range(concurrency)))
         return time.perf_counter() - started
 
 
@@ -237,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(plain(base_url, args.concurrency * 10, args.concurrency))  # warm-up
         compiled = CompiledFlows()
         asyncio.run(engine(base_url, snapshot, args.concurrency, compiled))  # warm-up
-        plain_times, engine_times = [], []
+        plain_times, engine_times, transport_times = [], [], []
         checks = 0
         for _ in range(args.rounds):
             plain_times.append(asyncio.run(plain(base_url, args.steps, args.concurrency)))
@@ -246,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SystemExit(f"the engine run did not pass: {result.to_dict()['flows'][0]}")
             checks = sum(len(s.checks) for f in result.flows for s in f.steps)
             engine_times.append(took)
+            transport_times.append(asyncio.run(transport(base_url, args.steps, args.concurrency)))
         memory = subprocess.run(
             [
                 sys.executable,
@@ -279,7 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("| phase | best wall s | all rounds s | steps/s |")
     print("| --- | --- | --- | --- |")
-    for label, times in (("plain httpx loop", plain_times), ("meshgate engine", engine_times)):
+    phases = (
+        ("plain httpx loop", plain_times),
+        ("meshgate engine", engine_times),
+        ("bare transport loop", transport_times),
+    )
+    for label, times in phases:
         rounds = ", ".join(f"{t:.2f}" for t in times)
         print(f"| {label} | {min(times):.2f} | {rounds} | {args.steps / min(times):,.0f} |")
     print()
@@ -290,6 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"target <= {TARGET_RATIO})"
     )
     print(f"- best round of each phase: engine / plain = {ratio:.2f}")
+    bare = sorted(e / t for t, e in zip(transport_times, engine_times, strict=True))
+    print(
+        f"- reference: engine / bare transport loop = {bare[len(bare) // 2]:.2f} (median), "
+        "the cost of the engine's own work"
+    )
     print(
         f"- peak memory of {args.runs} concurrent runs ({args.run_steps} steps each): "
         f"{peak_mib:.1f} MiB above the process baseline ({figures['baseline_kib'] / 1024:.1f} MiB)"

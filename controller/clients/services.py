@@ -3,9 +3,12 @@
 A ``ServiceClient`` serves one run: one connection pool with limits, so a run's flows share
 connections and one run's slow service cannot take another run's. What it guarantees:
 
-- Nothing from meshgate's own environment steers a request (``trust_env=False``: no proxy
-  variables, no ``.netrc`` credentials) and no cookie jar carries state between requests;
-  a flow that needs a session captures the cookie and sends it.
+- Nothing from meshgate's own environment steers a request (no proxy variables, no
+  ``.netrc`` credentials, no certificate variables) and no cookie jar carries state between
+  requests; a flow that needs a session captures the cookie and sends it. Requests go
+  straight to an ``httpx`` transport (its public ``handle_async_request``), not through an
+  ``httpx.AsyncClient``: redirects, timeouts and headers are handled here, and the client's
+  cookie, auth and URL-merging machinery would be per-request work for nothing.
 - Redirects are followed only when asked, at most ``MAX_REDIRECTS`` times, and only within
   the origin (scheme, host, port) of the request: a redirect elsewhere is a
   ``TransportFailure`` naming the target, so headers meant for one service never reach
@@ -18,10 +21,8 @@ connections and one run's slow service cannot take another run's. What it guaran
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import time
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -84,9 +85,11 @@ class TransportFailure(TemporaryError):
         """The error's type for reports: ``ConnectError``, ``ReadTimeout``..."""
 
 
-class _NoCookies(http.cookiejar.CookieJar):
-    def __init__(self) -> None:
-        super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+DEFAULT_HEADERS = (
+    ("accept", ("Accept", "*/*")),
+    ("accept-encoding", ("Accept-Encoding", "gzip, deflate")),
+    ("user-agent", ("User-Agent", "meshgate")),
+)
 
 
 class ServiceClient:
@@ -100,18 +103,15 @@ class ServiceClient:
     ) -> None:
         self._keep_bytes = keep_bytes
         self._drain_bytes = max(drain_bytes, keep_bytes)
-        self._client = httpx.AsyncClient(
-            transport=transport,
+        self._transport = transport or httpx.AsyncHTTPTransport(
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            follow_redirects=False,
             trust_env=False,
-            cookies=_NoCookies(),
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> ServiceClient:
         return self
@@ -166,16 +166,17 @@ class ServiceClient:
             ) from None
 
     async def _one(self, request: OutgoingRequest, timeouts: Timeouts) -> HttpResponse:
-        built = self._client.build_request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            content=request.content,
-            timeout=_httpx_timeout(timeouts),
-        )
         started = time.monotonic()
         try:
-            response = await self._client.send(built, stream=True)
+            built = httpx.Request(
+                request.method,
+                request.url,
+                headers=_with_defaults(request.headers),
+                content=request.content,
+                extensions={"timeout": _httpx_timeout(timeouts)},
+            )
+            response = await self._transport.handle_async_request(built)
+            response.request = built
             try:
                 kept, size, complete = await self._read(response)
             finally:
@@ -188,7 +189,7 @@ class ServiceClient:
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
             ),
             body=kept,
-            url=str(response.url),
+            url=str(built.url),
             elapsed_ms=(time.monotonic() - started) * 1000,
             body_complete=complete and size == len(kept),
             body_size=size if complete else None,
@@ -213,13 +214,19 @@ class ServiceClient:
         return bytes(kept), size, True
 
 
-@lru_cache(maxsize=256)
-def _httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
-    """Cached: the steps of a suite share a few timeouts (each capped by a deadline varies
-    only near the end of a flow)."""
-    return httpx.Timeout(
-        connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-    )
+def _with_defaults(headers: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    given = {name.lower() for name, _ in headers}
+    return [pair for key, pair in DEFAULT_HEADERS if key not in given] + list(headers)
+
+
+def _httpx_timeout(timeouts: Timeouts) -> dict[str, float]:
+    """The transport's ``timeout`` extension (what ``httpx.Timeout.as_dict`` gives)."""
+    return {
+        "connect": timeouts.connect,
+        "read": timeouts.read,
+        "write": timeouts.write,
+        "pool": timeouts.pool,
+    }
 
 
 def _translated(exc: httpx.HTTPError, url: str) -> TransportFailure:

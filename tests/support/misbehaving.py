@@ -4,6 +4,7 @@ endless, huge and redirecting answers, and echoes of what it was sent."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 
@@ -27,6 +28,11 @@ async def echo(request: Request) -> Response:
         },
         headers={"Set-Cookie": "SESSION=s1; Path=/"},
     )
+
+
+async def gzipped(request: Request) -> Response:
+    body = gzip.compress(json.dumps({"compressed": True}).encode())
+    return Response(body, media_type="application/json", headers={"Content-Encoding": "gzip"})
 
 
 async def big(request: Request) -> Response:
@@ -76,6 +82,7 @@ def misbehaving_app() -> Starlette:
         routes=[
             Route("/echo", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/big", big),
+            Route("/gzip", gzipped),
             Route("/endless", endless),
             Route("/slow", slow),
             Route("/redirect", redirect, methods=["GET", "POST"]),

@@ -67,6 +67,28 @@ async def test_no_cookie_jar_carries_state_between_requests(service: str) -> Non
     assert "cookie" not in dict(json.loads(second.response.body)["headers"])
 
 
+async def test_default_headers_are_sent_unless_the_request_sets_its_own(service: str) -> None:
+    async with ServiceClient() as client:
+        exchange = await client.send(
+            get(f"{service}/echo", headers=(("Accept", "application/json"),)),
+            timeouts=QUICK,
+            deadline=time.monotonic() + 10,
+        )
+    sent = json.loads(exchange.response.body)["headers"]
+    assert [name for name, _ in sent].count("accept") == 1
+    assert (dict(sent)["accept"], dict(sent)["user-agent"]) == ("application/json", "meshgate")
+    assert dict(sent)["host"] == service.removeprefix("http://")
+
+
+async def test_a_compressed_body_is_decoded(service: str) -> None:
+    async with ServiceClient() as client:
+        exchange = await client.send(
+            get(f"{service}/gzip"), timeouts=QUICK, deadline=time.monotonic() + 10
+        )
+    assert json.loads(exchange.response.body) == {"compressed": True}
+    assert exchange.response.body_complete
+
+
 async def test_a_large_body_is_kept_up_to_the_cap_and_counted(service: str) -> None:
     async with ServiceClient(keep_bytes=4096, drain_bytes=32 * MIB) as client:
         exchange = await client.send(
