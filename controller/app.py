@@ -14,11 +14,13 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
 
 from controller.concurrency import BackgroundTasks
+from controller.clients.gitea import GiteaClient
 from controller.configsync.push import ConfigPushTrigger
 from controller.configsync.service import ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource
@@ -36,6 +38,9 @@ from controller.runner.service import Runner, RunnerSettings
 from controller.scheduler import Scheduler
 from controller.secretrefs import SecretResolver
 from controller.settings import Settings
+from controller.statuses.access import GiteaAccess
+from controller.statuses.poster import PosterSettings, StatusPoster
+from controller.statuses.watchdog import StatusWatchdog
 from controller.storage import Storage
 from controller.web.config_status import config_status_routes
 from controller.web.config_views import config_view_routes
@@ -44,6 +49,7 @@ from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.explain import explain_routes
 from controller.web.health import health_routes
 from controller.web.runs import run_routes
+from controller.web.statuses import status_routes
 from controller.web.webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
@@ -79,11 +85,15 @@ class Controller:
         manual_runs: ManualRuns,
         background: BackgroundTasks,
         runner: Runner | None,
+        poster: StatusPoster | None,
+        watchdog: StatusWatchdog,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.sync = sync
         self.runner = runner
+        self.poster = poster
+        self._watchdog = watchdog
         self._scheduler = Scheduler()
         self._background = background
         self._closed = False
@@ -101,6 +111,7 @@ class Controller:
                     api_tokens=settings.api_tokens,
                     on_queued=runner.wake if runner is not None else lambda: None,
                 ),
+                *status_routes(storage=storage),
                 *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),
             ],
@@ -130,17 +141,30 @@ class Controller:
             self._background.spawn(self._watch(source.root), name="config-folder-watch")
         if self.runner is not None:
             self._background.spawn(self.runner.run_forever(), name="runner")
+        self._scheduler.every(WATCHDOG_INTERVAL, self._watchdog_tick, name="status-watchdog")
+        if self.poster is not None:
+            self._background.spawn(self.poster.run_forever(), name="status-poster")
+            self._scheduler.every(POSTER_INTERVAL, self._wake_poster, name="status-poster")
         try:
             yield
         finally:
             self._scheduler.shutdown()
             if self.runner is not None:
                 await self.runner.aclose()
+            if self.poster is not None:
+                await self.poster.aclose()
             await self._background.aclose()
             await self.close()
 
     async def _poll(self) -> None:
         await self.sync.refresh(reason="poll")
+
+    async def _wake_poster(self) -> None:
+        if self.poster is not None:
+            self.poster.wake()
+
+    async def _watchdog_tick(self) -> None:
+        await self._watchdog.tick()
 
     async def _watch(self, root: Path) -> None:
         """Reload as soon as files change in a local config folder (development mode)."""
@@ -170,6 +194,9 @@ class Controller:
             )
         return "config not loaded yet"
 
+
+POSTER_INTERVAL = timedelta(seconds=5)
+WATCHDOG_INTERVAL = timedelta(seconds=30)
 
 # Below this, full collections are short enough not to matter, and a collection per applied
 # config would cost more than it saves (a test process applies hundreds of small configs).
@@ -221,6 +248,27 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
         )
         background = BackgroundTasks()
         secrets = SecretResolver(environ=environ)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        poster = None
+        if settings.status_concurrency > 0:
+            poster = StatusPoster(
+                storage=storage,
+                access=GiteaAccess(
+                    config=lambda: sync.live,
+                    secrets=secrets,
+                    client_factory=lambda url: GiteaClient(
+                        base_url=url, max_connections=settings.status_concurrency
+                    ),
+                ),
+                public_url=settings.effective_public_url,
+                owner=owner,
+                settings=PosterSettings(
+                    concurrency=settings.status_concurrency,
+                    max_delay=settings.status_max_backoff,
+                    retry_for=settings.status_retry_for,
+                ),
+            )
+        wake_poster = poster.wake if poster is not None else lambda: None
         runner = None
         if settings.runner_concurrency > 0:
             runner = Runner(
@@ -228,8 +276,9 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
                 config=lambda: sync.live,
                 config_root=lambda: sync.live_root,
                 secrets=secrets,
-                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                owner=owner,
                 settings=RunnerSettings(concurrency=settings.runner_concurrency),
+                on_finished=wake_poster,
             )
         push_trigger = ConfigPushTrigger(
             sync=sync,
@@ -240,8 +289,10 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
 
         def recorded(delivery: RecordedDelivery) -> None:
             push_trigger(delivery)
-            if delivery.runs and runner is not None:
-                runner.wake()
+            if delivery.runs:
+                wake_poster()
+                if runner is not None:
+                    runner.wake()
 
         intake = Intake(
             storage=storage,
@@ -259,6 +310,10 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             manual_runs=ManualRuns(storage=storage, config=lambda: sync.live),
             background=background,
             runner=runner,
+            poster=poster,
+            watchdog=StatusWatchdog(
+                storage=storage, queue_timeout=settings.run_queue_timeout, on_change=wake_poster
+            ),
         )
     except MeshgateError:
         await storage.close()

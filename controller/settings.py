@@ -69,6 +69,14 @@ class Settings:
     log_level: str = "info"
     runner_concurrency: int = 4
     """Runs executed at once by this process; 0 runs none (an intake-only replica)."""
+    status_concurrency: int = 8
+    """Commit-status requests to Gitea in flight at once; 0 posts none."""
+    status_retry_for: timedelta = timedelta(hours=6)
+    """How long a status post is retried through a Gitea outage before it is dead-lettered."""
+    status_max_backoff: timedelta = timedelta(minutes=5)
+    """The longest wait between two attempts of one status post."""
+    run_queue_timeout: timedelta = timedelta(hours=1)
+    """A run that posts a status and waits longer than this in the queue ends ``error``."""
 
     @property
     def config_source_kind(self) -> SourceKind:
@@ -105,6 +113,10 @@ class Settings:
             "public_url": self.effective_public_url,
             "api_tokens": len(self.api_tokens),
             "runner_concurrency": self.runner_concurrency,
+            "status_concurrency": self.status_concurrency,
+            "status_retry_for_seconds": self.status_retry_for.total_seconds(),
+            "status_max_backoff_seconds": self.status_max_backoff.total_seconds(),
+            "run_queue_timeout_seconds": self.run_queue_timeout.total_seconds(),
         }
 
 
@@ -121,6 +133,10 @@ _ENVIRONMENT = {
     "api_tokens": "MESHGATE_API_TOKENS",
     "log_level": "MESHGATE_LOG_LEVEL",
     "runner_concurrency": "MESHGATE_RUNNER_CONCURRENCY",
+    "status_concurrency": "MESHGATE_STATUS_CONCURRENCY",
+    "status_retry_for": "MESHGATE_STATUS_RETRY_FOR",
+    "status_max_backoff": "MESHGATE_STATUS_MAX_BACKOFF",
+    "run_queue_timeout": "MESHGATE_RUN_QUEUE_TIMEOUT",
 }
 
 
@@ -176,6 +192,13 @@ def _interval(text: str) -> timedelta:
     return value
 
 
+def _positive_duration(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise ValueError(f"{text!r} must be longer than 0s")
+    return value
+
+
 def _tokens(text: str) -> tuple[Secret, ...]:
     return tuple(Secret(t.strip()) for t in text.split(",") if t.strip())
 
@@ -189,6 +212,10 @@ def _log_level(text: str) -> str:
 
 _CONVERTERS: dict[str, Any] = {
     "runner_concurrency": _concurrency,
+    "status_concurrency": _concurrency,
+    "status_retry_for": _positive_duration,
+    "status_max_backoff": _positive_duration,
+    "run_queue_timeout": _positive_duration,
     "poll_interval": _interval,
     "data_dir": Path,
     "port": _port,

@@ -41,9 +41,11 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings for a server on ``config_repo`` with its data in this test's tmp dir."""
 
     def build(config_repo: str, *, poll: float = 1.0, **extra: object) -> Settings:
-        """The runner is off unless a test asks for it (``runner_concurrency=N``): the
-        example config routes to cluster host names, and tests reach loopback only."""
+        """The runner and the status poster are off unless a test asks for them
+        (``runner_concurrency=N``, ``status_concurrency=N``): the example config routes to
+        cluster host names and posts to its Gitea, and tests reach loopback only."""
         extra.setdefault("runner_concurrency", 0)
+        extra.setdefault("status_concurrency", 0)
         return Settings(
             config_repo=config_repo,
             poll_interval=timedelta(seconds=poll),

@@ -11,17 +11,16 @@ runs past the step's deadline: the last outcome is reported instead.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from controller.clients.services import Exchange, ServiceClient, TransportFailure
 from controller.flows.requests import Prepared
 from controller.models.durations import parse_duration
+from controller.models.http import retry_after_seconds
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 DEFAULT_ON = ("connect", 502, 503, 504)
@@ -108,22 +107,6 @@ async def send_with_retry(
         if time.monotonic() + wait >= deadline:
             return Sent(outcome, tuple(history))
         await asyncio.sleep(wait)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _seconds(value: Any, default: float) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from controller.matcher.patterns import PatternIndex
 from controller.matcher.rules import CompiledRule, ContextError, context_scope, value_matcher
@@ -21,6 +22,7 @@ from controller.models.events import Event
 from controller.models.matching import Check, MatchReport, RuleDecision
 from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
+from controller.models.statuses import StatusTarget, status_target_for
 
 # An integration with more rules than this lists only the rules whose repository matched.
 LISTED_MISSES = 100
@@ -38,6 +40,8 @@ class _IntegrationRules:
     by_name: dict[str, CompiledRule]
     by_repository: PatternIndex[CompiledRule]
     app_filter: str
+    gitea_by_host: dict[str, str]
+    """Host → name of the workspace's Gitea integrations: where Argo CD verdicts go."""
 
 
 class Matcher:
@@ -93,10 +97,20 @@ class Matcher:
         decided.extend((rule, _decide(rule, event, scope, matches=False)) for rule in listed)
         decisions = [decision for _, decision in decided]
         unlisted = 0 if only_rule is not None else len(indexed.rules) - len(decided)
+        matched = [(rule, d) for rule, d in decided if d.outcome == "matched"]
+        target = (
+            status_target_for(
+                event,
+                workspace=integration.workspace,
+                integration=integration.name,
+                gitea_by_host=indexed.gitea_by_host,
+            )
+            if matched
+            else None
+        )
         runs = tuple(
-            _plan(rule, decision, event, snapshot, integration)
-            for rule, decision in decided
-            if decision.outcome == "matched"
+            _plan(rule, decision, event, snapshot, integration, target)
+            for rule, decision in matched
         )
         report = MatchReport(
             summary=_summary(decisions, len(indexed.rules)),
@@ -154,11 +168,17 @@ def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _Integratio
     app_filter = ""
     if integration.spec["provider"] == "argocd":
         app_filter = integration.spec.get("config", {}).get("app_filter", "")
+    gitea_by_host: dict[str, str] = {}
+    for gitea in snapshot.integrations("gitea", workspace=workspace):
+        address = urlsplit(str(gitea.spec.get("config", {}).get("url", "")))
+        if address.hostname:
+            gitea_by_host.setdefault(address.hostname.lower(), gitea.name)
     return _IntegrationRules(
         rules=rules,
         by_name={rule.name: rule for rule in rules},
         by_repository=PatternIndex((rule.repository, rule) for rule in rules),
         app_filter=app_filter,
+        gitea_by_host=gitea_by_host,
     )
 
 
@@ -212,6 +232,7 @@ def _plan(
     event: Event,
     snapshot: ConfigSnapshot,
     integration: ConfigDocument,
+    target: StatusTarget | str | None,
 ) -> RunRequest:
     return RunRequest(
         workspace=integration.workspace,
@@ -228,6 +249,8 @@ def _plan(
         template=rule.template,
         status_context=rule.status_context,
         lane=_lane(event, decision.context),
+        status_target=target if isinstance(target, StatusTarget) else None,
+        status_problem=target if isinstance(target, str) else "",
     )
 
 

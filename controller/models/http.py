@@ -5,9 +5,11 @@ Built by the service client from one exchange; nothing above it sees the HTTP li
 
 from __future__ import annotations
 
+import email.utils
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -62,3 +64,20 @@ class HttpResponse:
                 return "utf-8"
             return match.group(1)
         return "utf-8"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date (``None`` for
+    neither)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from controller.models.statuses import StatusTarget
 from controller.models.timestamps import iso_utc
 
 RunState = Literal["queued", "running", "passed", "failed", "error", "superseded", "cancelled"]
@@ -45,6 +46,8 @@ class RunRequest:
       pull request). ``None`` (manual runs) never supersedes and is never superseded.
     - ``parameters`` / ``routes``: a manual run's suite parameters and explicit
       service → URL routes.
+    - ``status_target``: the commit in Gitea its status goes to (``None``: no status, and
+      ``status_problem`` says why when a status was wanted but the event could not be mapped).
     """
 
     workspace: str
@@ -63,6 +66,8 @@ class RunRequest:
     lane: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     routes: Mapping[str, str] = field(default_factory=dict)
+    status_target: StatusTarget | None = None
+    status_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +107,10 @@ class Run:
             "context": request.context,
             "template": request.template,
             "status_context": request.status_context,
+            "status_target": None
+            if request.status_target is None
+            else request.status_target.to_dict(),
+            "status_problem": request.status_problem or None,
             "config_revision": request.config_revision,
             "delivery": self.delivery,
             "superseded_by": self.superseded_by,

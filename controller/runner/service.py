@@ -77,8 +77,12 @@ class Runner:
         settings: RunnerSettings = RunnerSettings(),
         client_factory: Callable[[], ServiceClient] = ServiceClient,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_finished: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_finished`` is called after each run's end is recorded (the status poster
+        wakes up to post it)."""
         self._storage = storage
+        self._on_finished = on_finished
         self._config = config
         self._config_root = config_root
         self._secrets = secrets
@@ -277,6 +281,8 @@ class Runner:
             )
         except PermanentError as exc:
             log.warning("run %s: its end was not recorded: %s", run.id, exc)
+            return
+        self._on_finished()
 
     async def _release(self, run: Run, reason: str) -> None:
         with contextlib.suppress(MeshgateError):

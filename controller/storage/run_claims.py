@@ -57,6 +57,7 @@ class RunClaimQueries:
                     finished_at=now,
                     updated_at=now,
                     message=f"interrupted {max_attempts} times (its runner stopped); not retried",
+                    status_dirty=_t.c.status_sha.is_not(None),
                 )
             )
             candidate = (
@@ -137,6 +138,7 @@ class RunClaimQueries:
                     finished_at=now,
                     updated_at=now,
                     message=message if final == state else row.message or message,
+                    status_dirty=row.status_sha is not None,
                 )
             )
             await conn.execute(run_results.delete().where(run_results.c.run_id == run_id))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
 from controller.models.runs import CONTEXT_MAX, TRIGGER_TYPES, Run, RunRequest
+from controller.models.statuses import StatusTarget
 from controller.storage.bulk import BulkInsert
 from controller.storage.database import Database
 from controller.storage.tables import NAME_MAX, STATUS_CONTEXT_MAX, runs
@@ -50,7 +51,12 @@ def _supersede_statement() -> Update:
             tuple_(_t.c.workspace, _t.c.rule, _t.c.lane).in_(bindparam("lanes", expanding=True)),
             _t.c.id < newest,
         )
-        .values(state="superseded", superseded_by=newest, updated_at=bindparam("at"))
+        .values(
+            state="superseded",
+            superseded_by=newest,
+            updated_at=bindparam("at"),
+            status_dirty=_t.c.status_sha.is_not(None),
+        )
     )
 
 
@@ -200,6 +206,17 @@ def _values(request: RunRequest, delivery: int | None, at: datetime) -> dict[str
         "started_at": None,
         "finished_at": None,
         "message": "",
+        **_target_values(request.status_target),
+        "status_problem": request.status_problem,
+        "status_dirty": request.status_target is not None,
+    }
+
+
+def _target_values(target: StatusTarget | None) -> dict[str, str | None]:
+    return {
+        "status_integration": None if target is None else target.integration,
+        "status_repository": None if target is None else target.repository,
+        "status_sha": None if target is None else target.sha,
     }
 
 
@@ -223,6 +240,12 @@ def run_from_row(row: Row[Any]) -> Run:
             lane=row.lane,
             parameters=row.parameters,
             routes=row.routes,
+            status_target=None
+            if row.status_sha is None
+            else StatusTarget(
+                row.workspace, row.status_integration, row.status_repository, row.status_sha
+            ),
+            status_problem=row.status_problem,
         ),
         delivery=row.delivery_id,
         state=row.state,

@@ -21,9 +21,10 @@ from controller.storage.engine import create_engine
 from controller.storage.run_claims import RunClaimQueries
 from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
+from controller.storage.statuses import StatusQueries
 
 
-class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries, RunClaimQueries):
+class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries, RunClaimQueries, StatusQueries):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 
     def __init__(self, *, database: Database) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from controller.models.runs import CONTEXT_MAX
@@ -135,11 +136,20 @@ runs = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("message", Text, nullable=False, server_default=""),
+    # Where the run's commit status goes (a StatusTarget; NULL: none, see status_problem),
+    # and whether the outbox has yet to learn the run's latest state.
+    Column("status_integration", String(NAME_MAX), nullable=True),
+    Column("status_repository", String(NAME_MAX), nullable=True),
+    Column("status_sha", String(REVISION_MAX), nullable=True),
+    Column("status_problem", Text, nullable=False, server_default=""),
+    Column("status_dirty", Boolean, nullable=False, server_default=false()),
     Index(None, "state", "id"),  # the runner takes queued runs oldest first
     Index(None, "state", "lease_expires_at"),  # running runs whose claim ran out
     Index(None, "workspace", "rule", "lane", "state"),  # superseding within a lane
     Index(None, "workspace", "suite", "id"),
     Index(None, "delivery_id"),
+    Index(None, "status_dirty", "id"),  # the outbox collects changed runs oldest first
+    Index(None, "state", "created_at"),  # the watchdog finds runs queued too long
 )
 
 # The evidence of a finished run (flows.results.SuiteResult.to_dict(), redacted) and its
@@ -151,4 +161,47 @@ run_results = Table(
     Column("result", JSON_DOCUMENT, nullable=False),
     Column("junit", LargeBinary, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+ERROR_MAX = 2000
+
+# The status outbox (controller.statuses): per (workspace, integration, repository, sha,
+# context) the
+# desired commit status (replaced only by a higher rank; version counts the changes) and
+# what was last posted to Gitea. ``due`` is true while the desired version is not posted and
+# posting has not been given up (dead_at); the poster claims due entries with a lease.
+commit_statuses = Table(
+    "commit_statuses",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("workspace", String(NAME_MAX), nullable=False),
+    Column("integration", String(NAME_MAX), nullable=False),
+    Column("repository", String(NAME_MAX), nullable=False),
+    Column("sha", String(REVISION_MAX), nullable=False),
+    Column("context", String(STATUS_CONTEXT_MAX), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("rank", BigInteger, nullable=False),
+    Column("state", String(RUN_STATE_MAX), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("target_url", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("posted_version", Integer, nullable=False),
+    Column("posted_state", String(RUN_STATE_MAX), nullable=True),
+    Column("posted_description", Text, nullable=True),
+    Column("posted_target_url", Text, nullable=True),
+    Column("posted_at", UTCDateTime, nullable=True),
+    Column("due", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("first_failed_at", UTCDateTime, nullable=True),
+    Column("dead_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(LEASE_OWNER_MAX), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace", "integration", "repository", "sha", "context"),
+    Index(None, "due", "next_attempt_at"),
+    Index(None, "run_id"),
+    Index(None, "dead_at"),
 )

@@ -1,4 +1,5 @@
-"""Runs API: ``GET /api/v1/runs[/{id}]`` (a finished run with its evidence),
+"""Runs API: ``GET /api/v1/runs[/{id}]`` (a run with its commit statuses and, once it
+finished, its evidence),
 ``GET /api/v1/runs/{id}/junit.xml`` and the manual run
 ``POST /api/v1/workspaces/{ws}/suites/{suite}/runs`` (API token required)."""
 
@@ -49,7 +50,10 @@ def run_routes(
             result, _ = await storage.run_result(run.id)
         except NotFound:
             result = None
-        return JSONResponse({**run.to_dict(), "result": result})
+        statuses = await storage.list_statuses(run_id=run.id)
+        return JSONResponse(
+            {**run.to_dict(), "statuses": [s.to_dict() for s in statuses], "result": result}
+        )
 
     async def junit(request: Request) -> Response:
         run = await storage.get_run(path_id(request, "run"))

@@ -177,8 +177,17 @@ async def test_argocd_testmesh_body_queues_the_preview_run_in_its_context(
     assert (run["context"], run["template"], run["pr_number"]) == ("pr-123", "pr-preview", 123)
     assert (run["trigger_ref"], run["repository"]) == (SHA_1, "user-service-pr-123")
     assert run["status_context"] == "meshgate/checkout-smoke"
+    assert (run["status_target"], run["status_problem"]) == (
+        {
+            "workspace": "shop",
+            "integration": "gitea",
+            "repository": "shop/user-service",
+            "sha": SHA_1,
+        },
+        None,
+    )
     single = await server.client.get(f"/api/v1/runs/{run['id']}")
-    assert single.json() == {**run, "result": None}
+    assert single.json() == {**run, "statuses": [], "result": None}
 
 
 async def test_newer_revision_supersedes_the_queued_run_of_the_same_context(

@@ -102,3 +102,29 @@ def test_redact_url_keeps_host_and_port() -> None:
 def test_settings_runner_concurrency_defaults_to_four_and_zero_turns_it_off() -> None:
     assert load_settings({}).runner_concurrency == 4
     assert load_settings({"MESHGATE_RUNNER_CONCURRENCY": "0"}).runner_concurrency == 0
+
+
+def test_settings_status_posting_defaults_and_overrides() -> None:
+    defaults = load_settings({})
+    assert (defaults.status_concurrency, defaults.status_retry_for) == (8, timedelta(hours=6))
+    assert defaults.run_queue_timeout == timedelta(hours=1)
+    tuned = load_settings(
+        {
+            "MESHGATE_STATUS_CONCURRENCY": "32",
+            "MESHGATE_STATUS_RETRY_FOR": "30m",
+            "MESHGATE_STATUS_MAX_BACKOFF": "2s",
+            "MESHGATE_RUN_QUEUE_TIMEOUT": "2h",
+        }
+    )
+    assert (tuned.status_concurrency, tuned.status_retry_for) == (32, timedelta(minutes=30))
+    assert (tuned.status_max_backoff, tuned.run_queue_timeout) == (
+        timedelta(seconds=2),
+        timedelta(hours=2),
+    )
+
+
+def test_settings_status_durations_need_a_unit_and_a_length() -> None:
+    with pytest.raises(SettingsError, match="MESHGATE_STATUS_RETRY_FOR"):
+        load_settings({"MESHGATE_STATUS_RETRY_FOR": "60"})
+    with pytest.raises(SettingsError, match="MESHGATE_RUN_QUEUE_TIMEOUT"):
+        load_settings({"MESHGATE_RUN_QUEUE_TIMEOUT": "0s"})

@@ -6,8 +6,8 @@ from email.utils import format_datetime
 
 from controller.clients.services import Exchange, OutgoingRequest, TransportFailure
 from controller.flows.redaction import Redactor
-from controller.flows.retry import RetryPolicy, retry_after_seconds
-from controller.models.http import HttpResponse
+from controller.flows.retry import RetryPolicy
+from controller.models.http import HttpResponse, retry_after_seconds
 
 
 def answered(status: int, **headers: str) -> Exchange:

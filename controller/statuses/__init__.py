@@ -1,0 +1,1 @@
+"""Commit statuses in Gitea: what each run and config revision should show, and posting it."""

@@ -1,0 +1,212 @@
+"""The status poster: turns run changes into desired statuses and posts them to Gitea.
+
+One pass (``drain``) first collects the runs whose state changed (``status_dirty``) into
+the outbox, then keeps up to ``concurrency`` posts in flight, claiming more as slots free,
+until nothing is due. Between passes it sleeps until the earliest retry is due, a wake-up
+(``wake()``: a run was queued or finished, a config revision was checked) or the idle
+interval, whichever comes first.
+
+What a post does with its outcome (gitea.md §4):
+
+- the entry already shows what is desired (identical state, description and link): nothing
+  is sent;
+- 201: recorded as posted; a change that arrived meanwhile is posted next;
+- network errors, 429, 502/503/504: retried with exponential backoff and jitter, at least as
+  late as ``Retry-After``, for ``retry_for`` after the first failure; then dead-lettered;
+- 500: retried ``server_error_attempts`` times in all (Gitea answers 500 for a commit it does
+  not have, which no retry will fix);
+- 400/401/403/404/422, a Gitea integration gone from the config, an unreadable token:
+  dead-lettered at once with the reason (the token is never part of it).
+
+A dead entry stays visible through the API; a newer desired status revives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from controller.clients.gitea import GiteaServerError, GiteaUnavailable, StatusBody
+from controller.errors import PermanentError, StorageUnavailable, TemporaryError
+from controller.models.statuses import StatusPost
+from controller.statuses.access import GiteaAccess
+from controller.statuses.run_statuses import desired_for_run
+from controller.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# A pass just ended, so whatever is due now was claimed meanwhile by someone else, or arrived
+# with a wake-up; a short pause keeps the loop from spinning on entries it cannot have.
+MIN_WAIT_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class PosterSettings:
+    concurrency: int = 8
+    first_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(minutes=5)
+    retry_for: timedelta = timedelta(hours=6)
+    server_error_attempts: int = 3
+    lease: timedelta = timedelta(seconds=60)
+    idle: timedelta = timedelta(seconds=10)
+    collect_batch: int = 500
+
+
+class StatusPoster:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        access: GiteaAccess,
+        public_url: str,
+        owner: str,
+        settings: PosterSettings = PosterSettings(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._storage = storage
+        self._access = access
+        self._public_url = public_url
+        self._owner = owner
+        self._settings = settings
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        idle = self._settings.idle.total_seconds()
+        while not self._closing:
+            self._wake.clear()
+            try:
+                await self.drain()
+                wait = await self._seconds_until_due(idle)
+            except StorageUnavailable as exc:
+                log.warning("status poster: storage unavailable (%s); retrying", exc)
+                wait = idle
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def aclose(self) -> None:
+        self._closing = True
+        self._wake.set()
+        await self._access.aclose()
+
+    async def drain(self) -> None:
+        """Collect changed runs, then post everything due now."""
+        await self.collect()
+        slots = self._settings.concurrency
+        in_flight: set[asyncio.Task[None]] = set()
+        while True:
+            free = slots - len(in_flight)
+            if free > 0:
+                now = self._clock()
+                posts = await self._storage.claim_status_posts(
+                    owner=self._owner,
+                    now=now,
+                    lease_until=now + self._settings.lease,
+                    limit=free,
+                )
+                for post in posts:
+                    in_flight.add(asyncio.create_task(self._post(post), name=f"status-{post.id}"))
+            if not in_flight:
+                return
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None:
+                    log.error("status post failed", exc_info=task.exception())
+
+    async def collect(self) -> int:
+        """Record the desired status of every run that changed; the number of runs."""
+        total = 0
+        while True:
+            changes = await self._storage.run_status_changes(limit=self._settings.collect_batch)
+            if not changes:
+                return total
+            desired = [
+                status
+                for change in changes
+                if (
+                    status := desired_for_run(
+                        change.run,
+                        public_url=self._public_url,
+                        superseded_by_ref=change.superseded_by_ref,
+                    )
+                )
+                is not None
+            ]
+            await self._storage.desire_statuses(
+                desired, now=self._clock(), runs_seen=[change.run for change in changes]
+            )
+            total += len(changes)
+            if len(changes) < self._settings.collect_batch:
+                return total
+
+    async def _post(self, post: StatusPost) -> None:
+        if post.posted == post.content:
+            await self._storage.record_status_posted(
+                post, owner=self._owner, now=self._clock(), sent=False
+            )
+            return
+        desired = post.desired
+        try:
+            client, token = self._access.client_for(
+                desired.target.workspace, desired.target.integration
+            )
+            body = StatusBody(
+                desired.state, desired.context, desired.description, desired.target_url
+            )
+            await client.create_status(
+                desired.target.repository, desired.target.sha, body, token=token
+            )
+        except (TemporaryError, PermanentError) as exc:
+            await self._failed(post, exc)
+            return
+        await self._storage.record_status_posted(
+            post, owner=self._owner, now=self._clock(), sent=True
+        )
+
+    async def _failed(self, post: StatusPost, exc: Exception) -> None:
+        now = self._clock()
+        retry_at = self._retry_at(post, exc, now)
+        reason = str(exc)
+        if retry_at is None:
+            log.warning(
+                "commit status %s on %s@%s given up: %s",
+                post.desired.context,
+                post.desired.target.repository,
+                post.desired.target.sha[:12],
+                reason,
+            )
+        await self._storage.record_status_failure(
+            post, owner=self._owner, now=now, error=reason, retry_at=retry_at
+        )
+
+    def _retry_at(self, post: StatusPost, exc: Exception, now: datetime) -> datetime | None:
+        settings = self._settings
+        if isinstance(exc, PermanentError):
+            return None
+        attempts = post.attempts + 1
+        if isinstance(exc, GiteaServerError) and attempts >= settings.server_error_attempts:
+            return None
+        first_failed = post.first_failed_at or now
+        if now - first_failed >= settings.retry_for:
+            return None
+        delay = settings.first_delay.total_seconds() * 2 ** (attempts - 1)
+        delay = min(delay, settings.max_delay.total_seconds()) * random.uniform(0.8, 1.2)
+        if isinstance(exc, GiteaUnavailable) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, settings.retry_for.total_seconds()))
+        return now + timedelta(seconds=delay)
+
+    async def _seconds_until_due(self, idle: float) -> float:
+        now = self._clock()
+        earliest = await self._storage.next_status_attempt(now=now)
+        if earliest is None:
+            return idle
+        return min(max((earliest - now).total_seconds(), MIN_WAIT_SECONDS), idle)
