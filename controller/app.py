@@ -48,6 +48,7 @@ from controller.web.deliveries import delivery_routes
 from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.explain import explain_routes
 from controller.web.health import health_routes
+from controller.web.run_page import run_page_routes
 from controller.web.runs import run_routes
 from controller.web.statuses import status_routes
 from controller.web.webhooks import webhook_routes
@@ -112,6 +113,7 @@ class Controller:
                     on_queued=runner.wake if runner is not None else lambda: None,
                 ),
                 *status_routes(storage=storage),
+                *run_page_routes(storage=storage),
                 *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),
             ],

@@ -8,6 +8,7 @@ real services share a database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.support.server import serving
 
@@ -56,6 +58,8 @@ class ShopState:
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     """(service, method, path) of every request, in order."""
     seen_headers: list[dict[str, str]] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    """When set, every request waits until the event is set (a test holds a run mid-way)."""
 
 
 def _healthz(request: Request) -> Response:
@@ -212,11 +216,20 @@ def order_service(state: ShopState) -> Starlette:
 async def running_shop(state: ShopState) -> AsyncIterator[dict[str, str]]:
     """The three services on loopback; yields service name → base URL."""
     async with (
-        serving(user_service(state)) as users,
-        serving(product_service(state)) as products,
-        serving(order_service(state)) as orders,
+        serving(_gated(user_service(state), state)) as users,
+        serving(_gated(product_service(state), state)) as products,
+        serving(_gated(order_service(state), state)) as orders,
     ):
         yield {"user-service": users, "product-service": products, "order-service": orders}
+
+
+def _gated(app: Starlette, state: ShopState) -> ASGIApp:
+    async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and state.gate is not None:
+            await state.gate.wait()
+        await app(scope, receive, send)
+
+    return gated
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:
