@@ -19,8 +19,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from controller.concurrency import BackgroundTasks
 from controller.clients.gitea import GiteaClient
+from controller.concurrency import BackgroundTasks
 from controller.configsync.push import ConfigPushTrigger
 from controller.configsync.service import ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource

@@ -114,6 +114,18 @@ class StatusPost:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PostOutcome:
+    """How one post went: posted (``error`` empty; ``sent`` false when no request was needed
+    because Gitea already showed the desired state), or failed with ``error``, to be tried
+    again at ``retry_at`` (``None``: given up, dead-lettered)."""
+
+    post: StatusPost
+    sent: bool = True
+    error: str = ""
+    retry_at: datetime | None = None
+
+
 def is_commit_sha(text: str) -> bool:
     return bool(_COMMIT_SHA.match(text))
 

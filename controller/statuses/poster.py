@@ -27,13 +27,14 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from controller.clients.gitea import GiteaServerError, GiteaUnavailable, StatusBody
 from controller.errors import PermanentError, StorageUnavailable, TemporaryError
-from controller.models.statuses import StatusPost
+from controller.models.statuses import PostOutcome, StatusPost
 from controller.statuses.access import GiteaAccess
 from controller.statuses.run_statuses import desired_for_run
 from controller.storage import Storage
@@ -83,7 +84,6 @@ class StatusPoster:
     async def run_forever(self) -> None:
         idle = self._settings.idle.total_seconds()
         while not self._closing:
-            self._wake.clear()
             try:
                 await self.drain()
                 wait = await self._seconds_until_due(idle)
@@ -99,28 +99,59 @@ class StatusPoster:
         await self._access.aclose()
 
     async def drain(self) -> None:
-        """Collect changed runs, then post everything due now."""
+        """Collect changed runs, then post everything due now; a wake-up during the pass
+        collects again, so runs that end meanwhile are posted in the same pass.
+
+        Claims and outcomes go to storage in batches, so the database is not what limits
+        the throughput: entries are claimed a slot-set ahead (a post waits in ``buffer``
+        until a slot frees, which keeps every slot busy), and the outcomes of the posts that
+        ended meanwhile are recorded in the claiming transaction. A post whose outcome is
+        not recorded yet when the process dies is sent again by the next claim: Gitea shows
+        the same state twice, the latest on top.
+        """
+        self._wake.clear()
         await self.collect()
         slots = self._settings.concurrency
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: set[asyncio.Task[PostOutcome]] = set()
+        buffer: deque[StatusPost] = deque()
+        ended: list[PostOutcome] = []
+        exhausted = False
         while True:
-            free = slots - len(in_flight)
-            if free > 0:
+            if self._wake.is_set():  # runs changed meanwhile: their statuses join this pass
+                self._wake.clear()
+                await self.collect()
+                exhausted = False
+            if not exhausted and len(buffer) <= slots // 2:
+                want = slots - len(buffer)
                 now = self._clock()
+                recording, ended = ended, []
                 posts = await self._storage.claim_status_posts(
                     owner=self._owner,
                     now=now,
                     lease_until=now + self._settings.lease,
-                    limit=free,
+                    limit=want,
+                    recording=recording,
                 )
-                for post in posts:
-                    in_flight.add(asyncio.create_task(self._post(post), name=f"status-{post.id}"))
+                exhausted = len(posts) < want
+                buffer.extend(posts)
+            while buffer and len(in_flight) < slots:
+                post = buffer.popleft()
+                in_flight.add(asyncio.create_task(self._post(post), name=f"status-{post.id}"))
             if not in_flight:
+                await self._record(ended)
                 return
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() is not None:
-                    log.error("status post failed", exc_info=task.exception())
+            ended.extend(task.result() for task in done)
+            if exhausted and not in_flight and not buffer:
+                exhausted = False  # look once more: entries may have come due meanwhile
+
+    async def _record(self, ended: list[PostOutcome]) -> None:
+        if ended:
+            outcomes = list(ended)
+            ended.clear()
+            await self._storage.record_status_outcomes(
+                outcomes, owner=self._owner, now=self._clock()
+            )
 
     async def collect(self) -> int:
         """Record the desired status of every run that changed; the number of runs."""
@@ -148,12 +179,9 @@ class StatusPoster:
             if len(changes) < self._settings.collect_batch:
                 return total
 
-    async def _post(self, post: StatusPost) -> None:
+    async def _post(self, post: StatusPost) -> PostOutcome:
         if post.posted == post.content:
-            await self._storage.record_status_posted(
-                post, owner=self._owner, now=self._clock(), sent=False
-            )
-            return
+            return PostOutcome(post, sent=False)
         desired = post.desired
         try:
             client, token = self._access.client_for(
@@ -166,13 +194,13 @@ class StatusPoster:
                 desired.target.repository, desired.target.sha, body, token=token
             )
         except (TemporaryError, PermanentError) as exc:
-            await self._failed(post, exc)
-            return
-        await self._storage.record_status_posted(
-            post, owner=self._owner, now=self._clock(), sent=True
-        )
+            return self._failed(post, exc)
+        except Exception as exc:  # a bug must not leave the entry leased until it expires
+            log.exception("posting commit status %s failed unexpectedly", post.id)
+            return self._failed(post, TemporaryError(f"internal error: {type(exc).__name__}"))
+        return PostOutcome(post, sent=True)
 
-    async def _failed(self, post: StatusPost, exc: Exception) -> None:
+    def _failed(self, post: StatusPost, exc: Exception) -> PostOutcome:
         now = self._clock()
         retry_at = self._retry_at(post, exc, now)
         reason = str(exc)
@@ -184,9 +212,7 @@ class StatusPoster:
                 post.desired.target.sha[:12],
                 reason,
             )
-        await self._storage.record_status_failure(
-            post, owner=self._owner, now=now, error=reason, retry_at=retry_at
-        )
+        return PostOutcome(post, error=reason or type(exc).__name__, retry_at=retry_at)
 
     def _retry_at(self, post: StatusPost, exc: Exception, now: datetime) -> datetime | None:
         settings = self._settings

@@ -22,18 +22,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.models.runs import Run
-from controller.models.statuses import DesiredStatus, StatusPost, StatusTarget
+from controller.models.statuses import DesiredStatus, PostOutcome, StatusPost, StatusTarget
 from controller.storage.database import Database
 from controller.storage.runs import run_from_row
 from controller.storage.tables import ERROR_MAX, commit_statuses, runs
-from controller.storage.types import require_aware
+from controller.storage.types import UTCDateTime, require_aware
 
 _s = commit_statuses
 _r = runs
@@ -79,21 +80,29 @@ class StatusQueries:
         mark ``runs_seen`` as seen by the outbox, unless they changed since they were read."""
         require_aware(now, "now")
         async with self._db.write("recording desired commit statuses") as conn:
-            for status in statuses:
-                await _upsert(conn, status, now)
-            for run in runs_seen:
+            if statuses:
                 await conn.execute(
-                    update(_r)
-                    .where(_r.c.id == run.id, _r.c.updated_at == run.updated_at)
-                    .values(status_dirty=False)
+                    _upsert_statement(conn.dialect.name), [_row(s, now) for s in statuses]
+                )
+            if runs_seen:
+                await conn.execute(
+                    _SEEN, [{"run_id": run.id, "seen": run.updated_at} for run in runs_seen]
                 )
 
     async def claim_status_posts(
-        self, *, owner: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        recording: Sequence[PostOutcome] = (),
     ) -> list[StatusPost]:
-        """Lease up to ``limit`` due entries whose time has come, earliest first."""
+        """Lease up to ``limit`` due entries whose time has come, earliest first; first, in
+        the same transaction, record ``recording`` (see ``record_status_outcomes``)."""
         require_aware(now, "now")
         async with self._db.write("claiming commit statuses to post") as conn:
+            await _record_outcomes(conn, recording, owner, now)
             candidates = (
                 select(_s.c.id)
                 .where(
@@ -121,26 +130,7 @@ class StatusQueries:
         self, post: StatusPost, *, owner: str, now: datetime, sent: bool
     ) -> None:
         """``post`` reached Gitea (``sent``), or needed no request (Gitea already shows it)."""
-        state, description, target_url = post.content
-        async with self._db.write(f"recording commit status {post.id} as posted") as conn:
-            await conn.execute(
-                update(_s)
-                .where(_s.c.id == post.id, _s.c.lease_owner == owner)
-                .values(
-                    posted_version=post.version,
-                    posted_state=state,
-                    posted_description=description,
-                    posted_target_url=target_url,
-                    posted_at=now if sent else _s.c.posted_at,
-                    due=_s.c.version > post.version,
-                    attempts=0,
-                    last_error="",
-                    first_failed_at=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
+        await self.record_status_outcomes([PostOutcome(post, sent=sent)], owner=owner, now=now)
 
     async def record_status_failure(
         self,
@@ -153,35 +143,18 @@ class StatusQueries:
     ) -> None:
         """A failed post: try again at ``retry_at``, or give up (``None``: dead-lettered). A
         desired change that arrived meanwhile is tried at once instead, with a fresh budget."""
-        error = error[:ERROR_MAX]
-        async with self._db.write(f"recording a failed post of status {post.id}") as conn:
-            same = and_(_s.c.id == post.id, _s.c.lease_owner == owner)
-            await conn.execute(
-                update(_s)
-                .where(same, _s.c.version == post.version)
-                .values(
-                    attempts=_s.c.attempts + 1,
-                    last_error=error,
-                    first_failed_at=func.coalesce(_s.c.first_failed_at, now),
-                    next_attempt_at=retry_at or now,
-                    dead_at=now if retry_at is None else None,
-                    due=retry_at is not None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-            await conn.execute(
-                update(_s)
-                .where(same, _s.c.version != post.version)
-                .values(
-                    last_error=error,
-                    next_attempt_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
+        outcome = PostOutcome(post, error=error, retry_at=retry_at)
+        await self.record_status_outcomes([outcome], owner=owner, now=now)
+
+    async def record_status_outcomes(
+        self, outcomes: Sequence[PostOutcome], *, owner: str, now: datetime
+    ) -> None:
+        """Record how several posts went, in one transaction (see ``PostOutcome``). An
+        outcome of an entry no longer leased by ``owner`` changes nothing."""
+        if not outcomes:
+            return
+        async with self._db.write(f"recording {len(outcomes)} status post(s)") as conn:
+            await _record_outcomes(conn, outcomes, owner, now)
 
     async def fail_stale_runs(
         self,
@@ -276,9 +249,94 @@ class StatusQueries:
         return [post_from_row(row) for row in rows]
 
 
-async def _upsert(conn: AsyncConnection, status: DesiredStatus, now: datetime) -> None:
+async def _record_outcomes(
+    conn: AsyncConnection, outcomes: Sequence[PostOutcome], owner: str, now: datetime
+) -> None:
+    posted = [o for o in outcomes if not o.error]
+    if posted:
+        await conn.execute(_POSTED, [_posted_row(o, owner, now) for o in posted])
+    for outcome in outcomes:
+        if outcome.error:
+            for statement in _failure_statements(outcome, owner, now):
+                await conn.execute(statement)
+
+
+def _posted_statement() -> Any:
+    """Mark one entry posted (executemany: one row of parameters per outcome)."""
+    version: Any = bindparam("posted")
+    return (
+        update(_s)
+        .where(_s.c.id == bindparam("post_id"), _s.c.lease_owner == bindparam("owner"))
+        .values(
+            posted_version=version,
+            posted_state=bindparam("posted_state"),
+            posted_description=bindparam("posted_description"),
+            posted_target_url=bindparam("posted_target_url"),
+            posted_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _s.c.posted_at),
+            due=_s.c.version > version,
+            attempts=0,
+            last_error="",
+            first_failed_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=bindparam("now", type_=UTCDateTime()),
+        )
+    )
+
+
+_POSTED = _posted_statement()
+_SEEN = (
+    update(_r)
+    .where(
+        _r.c.id == bindparam("run_id"), _r.c.updated_at == bindparam("seen", type_=UTCDateTime())
+    )
+    .values(status_dirty=False)
+)
+
+
+def _posted_row(outcome: PostOutcome, owner: str, now: datetime) -> dict[str, Any]:
+    post = outcome.post
+    state, description, target_url = post.content
+    return {
+        "post_id": post.id,
+        "owner": owner,
+        "posted": post.version,
+        "posted_state": state,
+        "posted_description": description,
+        "posted_target_url": target_url,
+        "sent_at": now if outcome.sent else None,
+        "now": now,
+    }
+
+
+def _failure_statements(outcome: PostOutcome, owner: str, now: datetime) -> list[Any]:
+    post = outcome.post
+    mine = and_(_s.c.id == post.id, _s.c.lease_owner == owner)
+    released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    error = outcome.error[:ERROR_MAX]
+    retry_at = outcome.retry_at
+    return [
+        update(_s)
+        .where(mine, _s.c.version == post.version)
+        .values(
+            attempts=_s.c.attempts + 1,
+            last_error=error,
+            first_failed_at=func.coalesce(_s.c.first_failed_at, now),
+            next_attempt_at=retry_at or now,
+            dead_at=now if retry_at is None else None,
+            due=retry_at is not None,
+            **released,
+        ),
+        # A newer desired status arrived while this one was being posted: try it at once.
+        update(_s)
+        .where(mine, _s.c.version != post.version)
+        .values(last_error=error, next_attempt_at=now, **released),
+    ]
+
+
+def _row(status: DesiredStatus, now: datetime) -> dict[str, Any]:
     target = status.target
-    values: dict[str, Any] = {
+    return {
         "workspace": target.workspace,
         "integration": target.integration,
         "repository": target.repository,
@@ -298,10 +356,16 @@ async def _upsert(conn: AsyncConnection, status: DesiredStatus, now: datetime) -
         "created_at": now,
         "updated_at": now,
     }
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(_s).values(values)
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(dialect_name: str) -> Any:
+    """Insert an entry, or replace its desired status when the new one outranks it (built
+    once per dialect; executed with one row of parameters per status)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    insert = dialect.insert(_s)
     changed = ("run_id", "rank", "state", "description", "target_url", "updated_at")
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[_s.c[name] for name in KEY],
         set_={
             **{name: insert.excluded[name] for name in changed},
@@ -315,7 +379,6 @@ async def _upsert(conn: AsyncConnection, status: DesiredStatus, now: datetime) -
         },
         where=_s.c.rank < insert.excluded.rank,
     )
-    await conn.execute(statement)
 
 
 def post_from_row(row: Row[Any]) -> StatusPost:

@@ -122,6 +122,24 @@ async def states(stack: Stack, sha: str, context: str, want: list[str], within: 
     await eventually(probe, until=lambda got: got == want, within=within, what=f"statuses {want}")
 
 
+async def sync(stack: Stack, repository: str, sha: str = SHA_2) -> None:
+    """Send the TestMesh guide's Argo CD body for a sync of ``user-service``."""
+    body = json.dumps(
+        {
+            "app_name": "user-service",
+            "revision": sha,
+            "repository": repository,
+            "status": "Synced",
+            "health": "Healthy",
+        }
+    ).encode()
+    headers = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
+    answer = await stack.server.client.post(
+        "/api/v1/webhooks/argocd", content=body, headers=headers
+    )
+    assert answer.status_code == 202, answer.text
+
+
 async def run_detail(stack: Stack, run_id: int) -> dict[str, Any]:
     answer: dict[str, Any] = (await stack.server.client.get(f"/api/v1/runs/{run_id}")).json()
     return answer
@@ -153,20 +171,7 @@ async def test_the_testmesh_argocd_body_posts_on_the_synced_revision(
     tmp_path: Path, settings_for: SettingsFor
 ) -> None:
     async with stack(tmp_path, settings_for) as s:
-        body = json.dumps(
-            {
-                "app_name": "user-service",
-                "revision": SHA_2,
-                "repository": f"{s.gitea_url}/{REPO}.git",
-                "status": "Synced",
-                "health": "Healthy",
-            }
-        ).encode()
-        headers = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
-        answer = await s.server.client.post(
-            "/api/v1/webhooks/argocd", content=body, headers=headers
-        )
-        assert answer.status_code == 202, answer.text
+        await sync(s, f"{s.gitea_url}/{REPO}.git")
         await states(s, SHA_2, SYNC_CONTEXT, ["pending"])
         s.shop.gate.set()  # type: ignore[union-attr]
         await states(s, SHA_2, SYNC_CONTEXT, ["pending", "success"], within=60)
@@ -180,20 +185,7 @@ async def test_a_sync_that_maps_to_no_gitea_shows_why_on_the_run(
 ) -> None:
     async with stack(tmp_path, settings_for) as s:
         s.shop.gate.set()  # type: ignore[union-attr]
-        body = json.dumps(
-            {
-                "app_name": "user-service",
-                "revision": SHA_2,
-                "repository": "https://github.com/shop/user-service.git",
-                "status": "Synced",
-                "health": "Healthy",
-            }
-        ).encode()
-        headers = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
-        answer = await s.server.client.post(
-            "/api/v1/webhooks/argocd", content=body, headers=headers
-        )
-        assert answer.status_code == 202, answer.text
+        await sync(s, "https://github.com/shop/user-service.git")
         (run,) = (await s.server.client.get("/api/v1/runs")).json()["runs"]
         assert run["status_problem"] == "no Gitea integration of this workspace serves github.com"
         await eventually(

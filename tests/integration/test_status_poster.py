@@ -19,7 +19,7 @@ from controller.statuses.access import GiteaAccess
 from controller.statuses.poster import PosterSettings, StatusPoster
 from controller.storage import Storage
 from tests.support.config import snapshot_of
-from tests.support.fake_gitea import FakeGitea
+from tests.support.fake_gitea import FakeGitea, gitea_integration
 from tests.support.server import serving
 
 pytestmark = pytest.mark.anyio
@@ -29,19 +29,6 @@ TARGET = StatusTarget("shop", "gitea", "alice/demo", SHA)
 QUICK = PosterSettings(
     concurrency=4, first_delay=timedelta(milliseconds=10), max_delay=timedelta(milliseconds=50)
 )
-
-
-def gitea_config(url: str) -> str:
-    return f"""apiVersion: meshgate.dev/v1alpha1
-kind: Integration
-metadata: {{name: gitea, workspace: shop}}
-spec:
-  provider: gitea
-  config: {{url: "{url}"}}
-  secrets:
-    token: {{env: GITEA_TOKEN}}
-    webhook_secret: {{env: GITEA_WEBHOOK_SECRET}}
-"""
 
 
 @dataclass
@@ -58,7 +45,7 @@ async def poster(tmp_path: Path, settings: PosterSettings = QUICK) -> AsyncItera
         serving(gitea) as url,
         await Storage.open(f"sqlite+aiosqlite:///{tmp_path / 'meshgate.db'}") as storage,
     ):
-        snapshot = snapshot_of(gitea_config(url))
+        snapshot = snapshot_of(gitea_integration(url))
         access = GiteaAccess(
             config=lambda: snapshot,
             secrets=SecretResolver(

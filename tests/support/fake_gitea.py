@@ -42,6 +42,21 @@ ROOT_URL = "http://gitea.test/"
 ERRORS = json.loads((SWAGGER.parent / "assembled" / "api-errors.json").read_text())
 
 
+def gitea_integration(url: str, *, workspace: str = "shop", name: str = "gitea") -> str:
+    """A config document of a Gitea integration at ``url`` whose token is read from
+    ``GITEA_TOKEN`` (and webhook secret from ``GITEA_WEBHOOK_SECRET``)."""
+    return f"""apiVersion: meshgate.dev/v1alpha1
+kind: Integration
+metadata: {{name: {name}, workspace: {workspace}}}
+spec:
+  provider: gitea
+  config: {{url: "{url}"}}
+  secrets:
+    token: {{env: GITEA_TOKEN}}
+    webhook_secret: {{env: GITEA_WEBHOOK_SECRET}}
+"""
+
+
 @dataclass(frozen=True)
 class Operation:
     template: str
