@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from controller.clients.gitea import GiteaClient
 from controller.concurrency import BackgroundTasks
 from controller.configsync.push import ConfigPushTrigger
-from controller.configsync.service import ConfigSync
+from controller.configsync.review import ConfigReview
+from controller.configsync.service import ConfigAttempt, ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource
 from controller.configsync.validation import ConfigValidator
 from controller.errors import MeshgateError, StorageUnavailable
@@ -39,6 +40,7 @@ from controller.scheduler import Scheduler
 from controller.secretrefs import SecretResolver
 from controller.settings import Settings
 from controller.statuses.access import GiteaAccess
+from controller.statuses.config_statuses import ConfigStatuses
 from controller.statuses.poster import PosterSettings, StatusPoster
 from controller.statuses.watchdog import StatusWatchdog
 from controller.storage import Storage
@@ -220,6 +222,24 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def _status_poster(
+    settings: Settings, *, storage: Storage, access: GiteaAccess, owner: str
+) -> StatusPoster | None:
+    if settings.status_concurrency == 0:
+        return None
+    return StatusPoster(
+        storage=storage,
+        access=access,
+        public_url=settings.effective_public_url,
+        owner=owner,
+        settings=PosterSettings(
+            concurrency=settings.status_concurrency,
+            max_delay=settings.status_max_backoff,
+            retry_for=settings.status_retry_for,
+        ),
+    )
+
+
 async def build_controller(settings: Settings, *, environ: Mapping[str, str]) -> Controller:
     """Open storage (running migrations) and wire the server; raise ``MeshgateError``.
 
@@ -241,36 +261,43 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             if len(snapshot.documents) >= SETTLE_HEAP_DOCUMENTS:
                 settle_heap()
 
-        sync = ConfigSync(
-            source=build_source(settings),
-            loader=ConfigLoader(),
-            validator=ConfigValidator(),
-            storage=storage,
-            on_applied=config_applied,
-        )
         background = BackgroundTasks()
         secrets = SecretResolver(environ=environ)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        poster = None
-        if settings.status_concurrency > 0:
-            poster = StatusPoster(
-                storage=storage,
-                access=GiteaAccess(
-                    config=lambda: sync.live,
-                    secrets=secrets,
-                    client_factory=lambda url: GiteaClient(
-                        base_url=url, max_connections=settings.status_concurrency
-                    ),
-                ),
-                public_url=settings.effective_public_url,
-                owner=owner,
-                settings=PosterSettings(
-                    concurrency=settings.status_concurrency,
-                    max_delay=settings.status_max_backoff,
-                    retry_for=settings.status_retry_for,
-                ),
-            )
+        git_repo_url = settings.config_repo if settings.config_source_kind == "git" else ""
+        access = GiteaAccess(
+            config=lambda: sync.live,
+            secrets=secrets,
+            client_factory=lambda url: GiteaClient(
+                base_url=url, max_connections=max(settings.status_concurrency, 1)
+            ),
+        )
+        poster = _status_poster(settings, storage=storage, access=access, owner=owner)
         wake_poster = poster.wake if poster is not None else lambda: None
+        config_statuses = ConfigStatuses(
+            storage=storage,
+            config=lambda: sync.live,
+            repo_url=git_repo_url,
+            public_url=settings.effective_public_url,
+            on_desired=wake_poster,
+        )
+
+        async def config_checked(attempt: ConfigAttempt) -> None:
+            await config_statuses.revision_checked(
+                revision=attempt.revision,
+                problems=attempt.problems,
+                document_count=attempt.document_count,
+            )
+
+        loader, validator = ConfigLoader(), ConfigValidator()
+        sync = ConfigSync(
+            source=build_source(settings),
+            loader=loader,
+            validator=validator,
+            storage=storage,
+            on_applied=config_applied,
+            on_checked=config_checked if poster is not None else None,
+        )
         runner = None
         if settings.runner_concurrency > 0:
             runner = Runner(
@@ -284,13 +311,24 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             )
         push_trigger = ConfigPushTrigger(
             sync=sync,
-            repo_url=settings.config_repo if settings.config_source_kind == "git" else "",
+            repo_url=git_repo_url,
             branch=settings.config_branch,
             spawn=lambda refresh: background.spawn(refresh, name="config-push-refresh"),
+        )
+        review = ConfigReview(
+            sync=sync,
+            loader=loader,
+            validator=validator,
+            statuses=config_statuses,
+            access=access,
+            repo_url=git_repo_url if poster is not None else "",
+            branch=settings.config_branch,
+            spawn=lambda job: background.spawn(job, name="config-review"),
         )
 
         def recorded(delivery: RecordedDelivery) -> None:
             push_trigger(delivery)
+            review(delivery)
             if delivery.runs:
                 wake_poster()
                 if runner is not None:

@@ -113,19 +113,37 @@ class GitMirror:
         if not _COMMIT_ID.match(revision):
             raise ConfigSourceError(f"invalid commit id {revision!r}")
         with self._lock:
-            target = self._workdir.with_name(self._workdir.name + ".restored")
-            index = target.with_name(target.name + ".index")
-            _remove(target)
-            target.mkdir(parents=True)
-            separate_index = {"GIT_INDEX_FILE": str(index)}
-            try:
-                self._run("read-tree", revision, work_tree=target, env=separate_index)
-                self._run(
-                    "checkout-index", "--all", "--force", work_tree=target, env=separate_index
-                )
-            finally:
-                index.unlink(missing_ok=True)
-            return self._describe(revision, root=target)
+            return self._materialize(revision, ".restored")
+
+    def export_pull_request(self, number: int) -> GitCheckout:
+        """Fetch the head of pull request ``number`` (``refs/pull/<n>/head``, which Gitea
+        keeps in the base repository, forks included) and materialize it in a folder of its
+        own; the branch checkout is left alone and nothing of it is ever applied."""
+        if number < 1:
+            raise ConfigSourceError(f"invalid pull request number {number}")
+        with self._lock:
+            if not self._reusable():
+                self._clone()
+            local = f"refs/meshgate/pull/{number}"
+            self._run(
+                "fetch", "--no-tags", "--no-recurse-submodules", "origin",
+                f"+refs/pull/{number}/head:{local}",
+            )  # fmt: skip
+            revision = self._run("rev-parse", "--verify", f"{local}^{{commit}}")
+            return self._materialize(revision, f".pull-{number}")
+
+    def _materialize(self, revision: str, suffix: str) -> GitCheckout:
+        target = self._workdir.with_name(self._workdir.name + suffix)
+        index = target.with_name(target.name + ".index")
+        _remove(target)
+        target.mkdir(parents=True)
+        separate_index = {"GIT_INDEX_FILE": str(index)}
+        try:
+            self._run("read-tree", revision, work_tree=target, env=separate_index)
+            self._run("checkout-index", "--all", "--force", work_tree=target, env=separate_index)
+        finally:
+            index.unlink(missing_ok=True)
+        return self._describe(revision, root=target)
 
     def _reusable(self) -> bool:
         if not (self._workdir / ".git").is_dir():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from controller.configsync.validation import ConfigValidator
 from controller.errors import (
     ConfigSourceError,
     ConfigSourceUnavailable,
+    MeshgateError,
     StorageError,
     StorageUnavailable,
 )
@@ -80,11 +81,15 @@ class ConfigSync:
         storage: Storage,
         clock: Callable[[], datetime] = utc_now,
         on_applied: Callable[[ConfigSnapshot], None] = lambda snapshot: None,
+        on_checked: Callable[[ConfigAttempt], Awaitable[None]] | None = None,
     ) -> None:
         """``on_applied`` is called with each snapshot right after it goes live (the
-        composition root warms the matcher and settles the heap there); it must not fail."""
+        composition root warms the matcher and settles the heap there); it must not fail.
+        ``on_checked`` is awaited with the attempt of each new revision of the source once
+        it is recorded (the ``meshgate/config`` commit status); its errors are logged."""
         self._source = source
         self._on_applied = on_applied
+        self._on_checked = on_checked
         self._loader = loader
         self._validator = validator
         self._storage = storage
@@ -142,6 +147,7 @@ class ConfigSync:
             await self._record(attempt)
             if self._live is None and not attempt.valid:
                 await self._restore_last_applied(instead_of=attempt.revision)
+            await self._checked(attempt)
             return attempt
 
     async def _load(
@@ -231,6 +237,14 @@ class ConfigSync:
             keeping,
             shown,
         )
+
+    async def _checked(self, attempt: ConfigAttempt) -> None:
+        if self._on_checked is None:
+            return
+        try:
+            await self._on_checked(attempt)
+        except MeshgateError as exc:
+            log.warning("config revision %s: could not report it: %s", attempt.revision, exc)
 
     async def _record(self, attempt: ConfigAttempt) -> None:
         """Persist the attempt; a storage outage must not stop the config from applying."""

@@ -48,6 +48,10 @@ class ConfigSource(Protocol):
         """An earlier revision's tree, or ``None`` when the source keeps no history."""
         ...
 
+    async def fetch_pull_request(self, number: int) -> SourceRevision | None:
+        """The head of pull request ``number``, or ``None`` when the source has none."""
+        ...
+
 
 class GitSource:
     kind: Literal["git", "folder"] = "git"
@@ -71,6 +75,9 @@ class GitSource:
 
     async def fetch_revision(self, revision: str) -> SourceRevision | None:
         return self._revision(await run_blocking(self._mirror.export, revision))
+
+    async def fetch_pull_request(self, number: int) -> SourceRevision | None:
+        return self._revision(await run_blocking(self._mirror.export_pull_request, number))
 
     def _revision(self, checkout: GitCheckout) -> SourceRevision:
         return SourceRevision(
@@ -104,4 +111,7 @@ class FolderSource:
         return SourceRevision(repo_root=self._root, subpath=self._subpath, revision=None)
 
     async def fetch_revision(self, revision: str) -> SourceRevision | None:
+        return None
+
+    async def fetch_pull_request(self, number: int) -> SourceRevision | None:
         return None

@@ -18,6 +18,7 @@ from controller.configsync.globs import globs_overlap
 from controller.configsync.reference_checks import Index
 from controller.models.documents import ConfigDocument
 from controller.models.problems import Problem
+from controller.models.statuses import CONFIG_CONTEXT
 from controller.models.trigger_rules import branch_filter_of, enabled_of, status_context_of
 
 
@@ -31,6 +32,8 @@ def check_status_contexts(index: Index) -> Iterator[Problem]:
         if kind != "TriggerRule":
             continue
         for rule in by_name.values():
+            if effective_status_context(rule) == CONFIG_CONTEXT:
+                yield _reserved(rule)
             if not enabled_of(rule.spec):
                 continue
             integration = index.get((workspace, "Integration"), {}).get(rule.spec["integration"])
@@ -50,6 +53,16 @@ def _may_share_a_commit(first: Any, first_provider: str, second: Any, second_pro
         return True
     return globs_overlap(first["repository"], second["repository"]) and globs_overlap(
         branch_filter_of(first), branch_filter_of(second)
+    )
+
+
+def _reserved(rule: ConfigDocument) -> Problem:
+    parts: tuple[str, ...] = ("status_context",) if "status_context" in rule.spec else ("suite",)
+    return rule.problem(
+        parts,
+        f"status context {CONFIG_CONTEXT!r} is meshgate's own (the config repo's verdict); "
+        "choose another",
+        "rule.status-context-reserved",
     )
 
 

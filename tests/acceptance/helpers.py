@@ -67,3 +67,13 @@ def copy_example_for_webhooks(destination: Path) -> Path:
         )
     )
     return config
+
+
+def point_gitea_at(config: Path, url: str) -> None:
+    """Make the example's ``gitea`` integration talk to ``url`` (the fake Gitea) with the
+    token from ``GITEA_TOKEN`` (the example reads a file under /run/secrets)."""
+    integration = config / "integrations" / "gitea.yaml"
+    text = integration.read_text().replace("https://gitea.shop.internal", url)
+    integration.write_text(
+        text.replace("{file: /run/secrets/meshgate/gitea-token}", "{env: GITEA_TOKEN}")
+    )

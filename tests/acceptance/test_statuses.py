@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from controller.settings import Settings
-from tests.acceptance.helpers import WEBHOOK_ENVIRON, config_status, copy_example_for_webhooks
+from tests.acceptance.helpers import (
+    WEBHOOK_ENVIRON,
+    config_status,
+    copy_example_for_webhooks,
+    point_gitea_at,
+)
 from tests.support.fake_gitea import FakeGitea
 from tests.support.server import RunningServer, running_server, serving
 from tests.support.shop import ShopState, running_shop
@@ -46,11 +51,7 @@ def status_config(destination: Path, *, gitea_url: str, routes: dict[str, str]) 
     """The example repo with its Gitea integration on the fake (token from ``GITEA_TOKEN``)
     and its staging routes on the loopback shop."""
     config = copy_example_for_webhooks(destination)
-    gitea = config / "integrations" / "gitea.yaml"
-    text = gitea.read_text().replace("https://gitea.shop.internal", gitea_url)
-    gitea.write_text(
-        text.replace("{file: /run/secrets/meshgate/gitea-token}", "{env: GITEA_TOKEN}")
-    )
+    point_gitea_at(config, gitea_url)
     staging = config / "environments" / "staging.yaml"
     text = staging.read_text()
     for service, url in routes.items():

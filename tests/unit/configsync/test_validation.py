@@ -122,6 +122,14 @@ def test_validate_status_context_collision(tmp_path: Path) -> None:
     )
 
 
+def test_validate_status_context_of_the_config_repo_is_reserved(tmp_path: Path) -> None:
+    taken = rule("push-too", repository="shop/order-service", status_context="meshgate/config")
+    problems = validate(tmp_path, {"rules/zz.yaml": taken})
+    assert [(p.code, p.pointer) for p in problems] == [
+        ("rule.status-context-reserved", "/spec/status_context")
+    ]
+
+
 @pytest.mark.parametrize(
     "change",
     [
