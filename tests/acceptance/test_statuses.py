@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from controller.settings import Settings
+from controller.settings import Secret, Settings
 from tests.acceptance.helpers import (
     WEBHOOK_ENVIRON,
     config_status,
@@ -62,7 +62,7 @@ def status_config(destination: Path, *, gitea_url: str, routes: dict[str, str]) 
 
 @contextlib.asynccontextmanager
 async def stack(
-    tmp_path: Path, settings_for: SettingsFor, *, gitea_token: str = GITEA_TOKEN
+    tmp_path: Path, settings_for: SettingsFor, *, gitea_token: str = GITEA_TOKEN, **extra: object
 ) -> AsyncIterator[Stack]:
     gitea = FakeGitea(token=gitea_token, repositories={REPO})
     shop = ShopState(api_key="shop-key-0123456789", gate=asyncio.Event())
@@ -75,6 +75,7 @@ async def stack(
             status_concurrency=4,
             public_url=PUBLIC_URL,
             status_max_backoff=timedelta(seconds=1),
+            **extra,
         )
         environ = {
             **WEBHOOK_ENVIRON,
@@ -276,3 +277,39 @@ async def test_a_slow_pending_post_leaves_the_final_state_on_top(
         latest = s.gitea.latest(REPO, SHA_1, PUSH_CONTEXT)
         assert latest is not None
         assert latest["status"] == "success"
+
+
+async def test_a_superseded_run_ends_its_status_as_error_naming_the_newer_commit(
+    tmp_path: Path, settings_for: SettingsFor
+) -> None:
+    async with stack(tmp_path, settings_for) as s:
+        first = await push(s, SHA_1)
+        await states(s, SHA_1, PUSH_CONTEXT, ["pending"])
+        await push(s, SHA_2)  # the same branch: the first run is superseded, held or not
+        await states(s, SHA_1, PUSH_CONTEXT, ["pending", "error"], within=60)
+        superseded = s.gitea.latest(REPO, SHA_1, PUSH_CONTEXT)
+        assert superseded is not None
+        assert superseded["description"] == f"superseded by {SHA_2[:8]}"
+        s.shop.gate.set()  # type: ignore[union-attr]
+        await states(s, SHA_2, PUSH_CONTEXT, ["pending", "success"], within=60)
+        assert (await run_detail(s, first))["state"] == "superseded"
+
+
+async def test_a_manual_run_posts_no_status(tmp_path: Path, settings_for: SettingsFor) -> None:
+    token = "api-token-for-manual-status-tests-01"
+    async with stack(tmp_path, settings_for, api_tokens=(Secret(token),)) as s:
+        s.shop.gate.set()  # type: ignore[union-attr]
+        created = await s.server.client.post(
+            "/api/v1/workspaces/shop/suites/user-service-contract/runs",
+            headers={"Authorization": f"Bearer {token}"},
+            json={},
+        )
+        assert created.status_code == 201, created.text
+        run = await eventually(
+            lambda: run_detail(s, created.json()["id"]),
+            until=lambda r: r["state"] in ("passed", "failed", "error"),
+            within=60,
+        )
+        assert (run["status_target"], run["statuses"]) == (None, [])
+        await s.server.controller.poster.drain()  # type: ignore[union-attr]
+    assert s.gitea.requests == []
