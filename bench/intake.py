@@ -850,12 +850,14 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         "--log-level",
         "warning",
     ]
-    # The runner is off: this measures intake; the queued runs are counted, not executed.
+    # The runner and the status poster are off: this measures intake; the queued runs are
+    # counted, not executed, and no status leaves for the (fictional) Gitea of the config.
     env = server_env(
         {
             "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "BENCH_GITEA_TOKEN": "x",
             "MESHGATE_RUNNER_CONCURRENCY": "0",
+            "MESHGATE_STATUS_CONCURRENCY": "0",
         }
     )
     with (
