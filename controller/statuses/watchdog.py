@@ -9,7 +9,8 @@ status red, with the reason in the description) every run that posts a status an
   of its lease running out (runners re-claim expired runs long before that);
 
 and it hands back to the poster every run that ended while its status still says pending
-(the change was lost between the two writes). The poster is then woken.
+(the change was lost between the two writes), and turns ``error`` a pending status whose
+run no longer exists. The poster is then woken.
 """
 
 from __future__ import annotations

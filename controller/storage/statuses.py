@@ -168,8 +168,9 @@ class StatusQueries:
         """The watchdog's repair, for runs that post a status: end as ``error`` every run
         queued before ``queued_before`` and every running run whose lease ran out before
         ``lease_expired_before`` (no runner is left to take it over), and mark for the
-        outbox again every run that ended while its entry still says pending. The number of
-        runs changed."""
+        outbox again every run that ended while its entry still says pending; an entry still
+        pending for a run that no longer exists turns ``error``. The number of runs and
+        entries changed."""
         has_target = _r.c.status_sha.is_not(None)
         ended = {
             "state": "error",
@@ -207,7 +208,28 @@ class StatusQueries:
                 )
                 .values(status_dirty=True)
             )
-        return int(queued.rowcount + stranded.rowcount + lost.rowcount)
+            gone = await conn.execute(
+                update(_s)
+                .where(
+                    _s.c.state == "pending",
+                    _s.c.run_id.is_not(None),
+                    _s.c.run_id.not_in(select(_r.c.id)),
+                )
+                .values(
+                    state="error",
+                    description="the run no longer exists",
+                    rank=_s.c.rank + 1,
+                    version=_s.c.version + 1,
+                    due=True,
+                    attempts=0,
+                    last_error="",
+                    first_failed_at=None,
+                    dead_at=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+        return int(queued.rowcount + stranded.rowcount + lost.rowcount + gone.rowcount)
 
     async def next_status_attempt(self, *, now: datetime) -> datetime | None:
         """When the earliest due entry that nobody holds may be tried (``None``: none)."""

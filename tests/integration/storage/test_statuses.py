@@ -243,3 +243,21 @@ async def test_the_watchdog_hands_back_a_run_whose_status_still_says_pending(
     assert changed == 1
     ((change,),) = [await storage.run_status_changes()]
     assert change.run.state == "failed"
+
+
+async def test_the_watchdog_ends_a_pending_status_whose_run_is_gone(storage: Storage) -> None:
+    await storage.desire_statuses([desired(run=999)], now=T0)
+    changed = await storage.fail_stale_runs(
+        now=T0,
+        queued_before=T0 - timedelta(hours=1),
+        lease_expired_before=T0 - timedelta(minutes=10),
+        queued_message="",
+        lease_message="",
+    )
+    assert changed == 1
+    (post,) = await claim(storage)
+    assert (post.desired.state, post.desired.description, post.version) == (
+        "error",
+        "the run no longer exists",
+        2,
+    )

@@ -4,11 +4,14 @@ from the app's repository URL onto the workspace's Gitea integration."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
+from controller.intake import normalize_gitea
 from controller.models.statuses import StatusTarget, status_target_for
 from tests.support.events import PUSH, SYNC
+from tests.support.webhooks import FIXTURES
 
 HOSTS = {"gitea.example": "gitea-main"}
 
@@ -58,3 +61,14 @@ def test_target_of_a_sync_of_a_chart_version_is_a_reason() -> None:
         SYNC, repo_url="https://gitea.example/shop/checkout.git", revision="1.2.3"
     )
     assert "'1.2.3' is not a commit SHA" in str(target(chart))
+
+
+def test_target_of_a_pull_request_from_a_fork_is_the_base_repository_at_the_head() -> None:
+    name = "webhook-pull_request-synchronized-fork"
+    meta = json.loads((FIXTURES / f"{name}.headers.json").read_text())
+    event = normalize_gitea(meta["headers"], (FIXTURES / f"{name}.json").read_bytes())
+    body = json.loads((FIXTURES / f"{name}.json").read_text())
+    assert body["pull_request"]["head"]["repo"]["full_name"] == "bob/demo"
+    assert target(event, "gitea") == StatusTarget(
+        "shop", "gitea", "alice/demo", body["pull_request"]["head"]["sha"]
+    )
