@@ -47,7 +47,8 @@ from controller.models.runs import RunRequest  # noqa: E402
 from controller.models.statuses import StatusTarget  # noqa: E402
 from controller.secretrefs import SecretResolver  # noqa: E402
 from controller.statuses.access import GiteaAccess  # noqa: E402
-from controller.statuses.poster import PosterSettings, StatusPoster  # noqa: E402
+from controller.statuses.poster import StatusPoster  # noqa: E402
+from controller.statuses.retry_policy import PosterSettings  # noqa: E402
 from controller.storage import Storage  # noqa: E402
 from tests.support.config import snapshot_of  # noqa: E402
 from tests.support.fake_gitea import gitea_integration  # noqa: E402

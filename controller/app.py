@@ -41,7 +41,8 @@ from controller.secretrefs import SecretResolver
 from controller.settings import Settings
 from controller.statuses.access import GiteaAccess
 from controller.statuses.config_statuses import ConfigStatuses
-from controller.statuses.poster import PosterSettings, StatusPoster
+from controller.statuses.poster import StatusPoster
+from controller.statuses.retry_policy import PosterSettings
 from controller.statuses.watchdog import StatusWatchdog
 from controller.storage import Storage
 from controller.web.config_status import config_status_routes
@@ -155,9 +156,11 @@ class Controller:
             self._scheduler.shutdown()
             if self.runner is not None:
                 await self.runner.aclose()
+            # The poster's loop is cancelled with the other background tasks before its
+            # clients close; a post cut short keeps its lease and is posted after a restart.
+            await self._background.aclose()
             if self.poster is not None:
                 await self.poster.aclose()
-            await self._background.aclose()
             await self.close()
 
     async def _poll(self) -> None:
@@ -320,10 +323,11 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             loader=loader,
             validator=validator,
             statuses=config_statuses,
-            access=access,
+            storage=storage,
             repo_url=git_repo_url if poster is not None else "",
             branch=settings.config_branch,
             spawn=lambda job: background.spawn(job, name="config-review"),
+            on_desired=wake_poster,
         )
 
         def recorded(delivery: RecordedDelivery) -> None:

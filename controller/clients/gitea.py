@@ -104,6 +104,12 @@ class GiteaClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def __aenter__(self) -> GiteaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def create_status(
         self, repository: str, sha: str, status: StatusBody, *, token: Secret
     ) -> None:

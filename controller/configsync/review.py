@@ -6,8 +6,8 @@ the followed branch of the config repo starts a review in the background: the he
 (``refs/pull/<n>/head``) is fetched into a folder of its own, loaded and validated by the
 same code as ``meshgate validate``, and compared with the running config. Nothing of it is
 applied. Reviews of one pull request run one at a time, so two quick pushes cannot create
-two comments. The status goes through the outbox (durable, retried); the comment is upserted
-with a few retries and otherwise left for the next push (logged).
+two comments. The status and the comment go through the outboxes (durable, retried through
+Gitea outages, ordered: a later push's comment is never overwritten by an earlier one's).
 """
 
 from __future__ import annotations
@@ -16,25 +16,26 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.concurrency import run_blocking
 from controller.configsync.diff import ConfigDiff, diff_documents
-from controller.configsync.review_comment import MARKER, render_review
+from controller.configsync.review_comment import render_review
 from controller.configsync.service import ConfigSync
 from controller.configsync.validation import ConfigValidator
-from controller.errors import MeshgateError, PermanentError, TemporaryError
+from controller.errors import MeshgateError
 from controller.loader import ConfigLoader
+from controller.models.comments import DesiredComment
 from controller.models.deliveries import RecordedDelivery
 from controller.models.problems import Problem
 from controller.models.repo_urls import RepoAddress
-from controller.statuses.access import GiteaAccess
 from controller.statuses.config_statuses import ConfigStatuses, config_description
+from controller.storage import Storage
 
 log = logging.getLogger(__name__)
 
 REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronized"})
-COMMENT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,6 @@ class Review:
     revision: str
     problems: tuple[Problem, ...]
     diff: ConfigDiff
-    comment_id: int | None
 
 
 class ConfigReview:
@@ -54,21 +54,24 @@ class ConfigReview:
         loader: ConfigLoader,
         validator: ConfigValidator,
         statuses: ConfigStatuses,
-        access: GiteaAccess,
+        storage: Storage,
         repo_url: str,
         branch: str,
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
-        retry_delay: float = 1.0,
+        on_desired: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``on_desired`` is told when a comment is due (the poster writes it)."""
         self._sync = sync
         self._loader = loader
         self._validator = validator
         self._statuses = statuses
-        self._access = access
+        self._storage = storage
         self._address = RepoAddress.parse(repo_url)
         self._branch = branch
         self._spawn = spawn
-        self._retry_delay = retry_delay
+        self._on_desired = on_desired
+        self._clock = clock
         self._locks: dict[int, asyncio.Lock] = {}
 
     def is_config_pull_request(self, recorded: RecordedDelivery) -> bool:
@@ -116,7 +119,6 @@ class ConfigReview:
             state="failure" if problems else "success",
             description=config_description(problems, len(tree.documents), verdict="valid"),
         )
-        comment_id = None
         if target is not None:
             body = render_review(
                 revision=fetched.revision,
@@ -125,32 +127,15 @@ class ConfigReview:
                 diff=diff,
                 live_revision=live.revision if live else None,
             )
-            comment_id = await self._upsert_comment(
-                target.workspace, target.integration, repository, number, body
+            now = self._clock()
+            comment = DesiredComment(
+                workspace=target.workspace,
+                integration=target.integration,
+                repository=repository,
+                number=number,
+                body=body,
+                rank=int(now.timestamp() * 1_000_000),
             )
-        return Review(number, fetched.revision, problems, diff, comment_id)
-
-    async def _upsert_comment(
-        self, workspace: str, integration: str, repository: str, number: int, body: str
-    ) -> int | None:
-        delay = self._retry_delay
-        for attempt in range(1, COMMENT_ATTEMPTS + 1):
-            try:
-                client, token = self._access.client_for(workspace, integration)
-                comments = await client.list_comments(repository, number, token=token)
-                ours = next((c for c in comments if MARKER in c.body), None)
-                if ours is None:
-                    return (await client.create_comment(repository, number, body, token=token)).id
-                if ours.body != body:
-                    await client.edit_comment(repository, ours.id, body, token=token)
-                return ours.id
-            except PermanentError as exc:
-                log.warning("config review comment on #%d refused: %s", number, exc)
-                return None
-            except TemporaryError as exc:
-                if attempt == COMMENT_ATTEMPTS:
-                    log.warning("config review comment on #%d not posted: %s", number, exc)
-                    return None
-                await asyncio.sleep(delay)
-                delay *= 2
-        return None
+            await self._storage.desire_comment(comment, now=now)
+            self._on_desired()
+        return Review(number, fetched.revision, problems, diff)

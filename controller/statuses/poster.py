@@ -1,4 +1,5 @@
-"""The status poster: turns run changes into desired statuses and posts them to Gitea.
+"""The status poster: turns run changes into desired statuses and posts them to Gitea, and
+writes the pull-request comments of the comment outbox (with the same retry policy).
 
 One pass (``drain``) first collects the runs whose state changed (``status_dirty``) into
 the outbox, then keeps up to ``concurrency`` posts in flight, claiming more as slots free,
@@ -26,16 +27,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from controller.clients.gitea import GiteaServerError, GiteaUnavailable, StatusBody
+from controller.clients.gitea import StatusBody
 from controller.errors import PermanentError, StorageUnavailable, TemporaryError
 from controller.models.statuses import PostOutcome, StatusPost
 from controller.statuses.access import GiteaAccess
+from controller.statuses.comment_writer import CommentWriter
+from controller.statuses.retry_policy import PosterSettings, retry_time
 from controller.statuses.run_statuses import desired_for_run
 from controller.storage import Storage
 
@@ -46,18 +47,6 @@ log = logging.getLogger(__name__)
 MIN_WAIT_SECONDS = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class PosterSettings:
-    concurrency: int = 8
-    first_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(minutes=5)
-    retry_for: timedelta = timedelta(hours=6)
-    server_error_attempts: int = 3
-    lease: timedelta = timedelta(seconds=60)
-    idle: timedelta = timedelta(seconds=10)
-    collect_batch: int = 500
-
-
 class StatusPoster:
     def __init__(
         self,
@@ -66,22 +55,27 @@ class StatusPoster:
         access: GiteaAccess,
         public_url: str,
         owner: str,
-        settings: PosterSettings = PosterSettings(),
+        settings: PosterSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._storage = storage
         self._access = access
         self._public_url = public_url
         self._owner = owner
-        self._settings = settings
+        self._settings = settings or PosterSettings()
         self._clock = clock
         self._wake = asyncio.Event()
         self._closing = False
+        self._comments = CommentWriter(
+            storage=storage, access=access, owner=owner, settings=self._settings, clock=clock
+        )
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run_forever(self) -> None:
+        """Drain, then sleep until something is due, until ``aclose``. A failing pass is
+        logged and retried after the idle interval: the poster never stops on its own."""
         idle = self._settings.idle.total_seconds()
         while not self._closing:
             try:
@@ -90,10 +84,14 @@ class StatusPoster:
             except StorageUnavailable as exc:
                 log.warning("status poster: storage unavailable (%s); retrying", exc)
                 wait = idle
+            except Exception:
+                log.exception("status poster: a pass failed; retrying in %.0fs", idle)
+                wait = idle
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def aclose(self) -> None:
+        """Stop the loop and close the Gitea clients (cancel ``run_forever`` first)."""
         self._closing = True
         self._wake.set()
         await self._access.aclose()
@@ -139,6 +137,7 @@ class StatusPoster:
                 in_flight.add(asyncio.create_task(self._post(post), name=f"status-{post.id}"))
             if not in_flight:
                 await self._record(ended)
+                await self._comments.write_due()
                 return
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             ended.extend(task.result() for task in done)
@@ -202,7 +201,7 @@ class StatusPoster:
 
     def _failed(self, post: StatusPost, exc: Exception) -> PostOutcome:
         now = self._clock()
-        retry_at = self._retry_at(post, exc, now)
+        retry_at = retry_time(self._settings, post.attempts, post.first_failed_at, exc, now)
         reason = str(exc)
         if retry_at is None:
             log.warning(
@@ -213,22 +212,6 @@ class StatusPoster:
                 reason,
             )
         return PostOutcome(post, error=reason or type(exc).__name__, retry_at=retry_at)
-
-    def _retry_at(self, post: StatusPost, exc: Exception, now: datetime) -> datetime | None:
-        settings = self._settings
-        if isinstance(exc, PermanentError):
-            return None
-        attempts = post.attempts + 1
-        if isinstance(exc, GiteaServerError) and attempts >= settings.server_error_attempts:
-            return None
-        first_failed = post.first_failed_at or now
-        if now - first_failed >= settings.retry_for:
-            return None
-        delay = settings.first_delay.total_seconds() * 2 ** (attempts - 1)
-        delay = min(delay, settings.max_delay.total_seconds()) * random.uniform(0.8, 1.2)
-        if isinstance(exc, GiteaUnavailable) and exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, settings.retry_for.total_seconds()))
-        return now + timedelta(seconds=delay)
 
     async def _seconds_until_due(self, idle: float) -> float:
         now = self._clock()

@@ -6,7 +6,8 @@
 to write one), ``checkpoints`` (SQLite WAL checkpoints beside the writers), ``bulk``
 (driver-level multi-row inserts), ``rows`` (rows back into values), and one query module per
 aggregate: ``config_revisions``, ``deliveries`` (with ``delivery_batches``, the group-commit
-writer, and ``redeploys``) and ``runs``.
+writer, and ``redeploys``), ``runs`` (with ``run_claims``), ``statuses`` (the status outbox,
+with ``status_posts``, the poster's side) and ``comments`` (the comment outbox).
 """
 
 from controller.storage.store import Storage

@@ -25,15 +25,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.models.runs import Run
-from controller.models.statuses import DesiredStatus, PostOutcome, StatusPost, StatusTarget
+from controller.models.statuses import DesiredStatus, StatusPost, StatusTarget
 from controller.storage.database import Database
 from controller.storage.runs import run_from_row
-from controller.storage.tables import ERROR_MAX, commit_statuses, runs
+from controller.storage.tables import commit_statuses, runs
 from controller.storage.types import UTCDateTime, require_aware
 
 _s = commit_statuses
@@ -88,73 +87,6 @@ class StatusQueries:
                 await conn.execute(
                     _SEEN, [{"run_id": run.id, "seen": run.updated_at} for run in runs_seen]
                 )
-
-    async def claim_status_posts(
-        self,
-        *,
-        owner: str,
-        now: datetime,
-        lease_until: datetime,
-        limit: int,
-        recording: Sequence[PostOutcome] = (),
-    ) -> list[StatusPost]:
-        """Lease up to ``limit`` due entries whose time has come, earliest first; first, in
-        the same transaction, record ``recording`` (see ``record_status_outcomes``)."""
-        require_aware(now, "now")
-        async with self._db.write("claiming commit statuses to post") as conn:
-            await _record_outcomes(conn, recording, owner, now)
-            candidates = (
-                select(_s.c.id)
-                .where(
-                    _s.c.due.is_(True),
-                    _s.c.next_attempt_at <= now,
-                    or_(_s.c.lease_expires_at.is_(None), _s.c.lease_expires_at < now),
-                )
-                .order_by(_s.c.next_attempt_at, _s.c.id)
-                .limit(limit)
-            )
-            if conn.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(candidates)).scalars())
-            if not ids:
-                return []
-            await conn.execute(
-                update(_s)
-                .where(_s.c.id.in_(ids))
-                .values(lease_owner=owner, lease_expires_at=lease_until)
-            )
-            rows = (await conn.execute(select(_s).where(_s.c.id.in_(ids)))).all()
-        return sorted((post_from_row(row) for row in rows), key=lambda p: p.next_attempt_at)
-
-    async def record_status_posted(
-        self, post: StatusPost, *, owner: str, now: datetime, sent: bool
-    ) -> None:
-        """``post`` reached Gitea (``sent``), or needed no request (Gitea already shows it)."""
-        await self.record_status_outcomes([PostOutcome(post, sent=sent)], owner=owner, now=now)
-
-    async def record_status_failure(
-        self,
-        post: StatusPost,
-        *,
-        owner: str,
-        now: datetime,
-        error: str,
-        retry_at: datetime | None,
-    ) -> None:
-        """A failed post: try again at ``retry_at``, or give up (``None``: dead-lettered). A
-        desired change that arrived meanwhile is tried at once instead, with a fresh budget."""
-        outcome = PostOutcome(post, error=error, retry_at=retry_at)
-        await self.record_status_outcomes([outcome], owner=owner, now=now)
-
-    async def record_status_outcomes(
-        self, outcomes: Sequence[PostOutcome], *, owner: str, now: datetime
-    ) -> None:
-        """Record how several posts went, in one transaction (see ``PostOutcome``). An
-        outcome of an entry no longer leased by ``owner`` changes nothing."""
-        if not outcomes:
-            return
-        async with self._db.write(f"recording {len(outcomes)} status post(s)") as conn:
-            await _record_outcomes(conn, outcomes, owner, now)
 
     async def fail_stale_runs(
         self,
@@ -231,15 +163,6 @@ class StatusQueries:
             )
         return int(queued.rowcount + stranded.rowcount + lost.rowcount + gone.rowcount)
 
-    async def next_status_attempt(self, *, now: datetime) -> datetime | None:
-        """When the earliest due entry that nobody holds may be tried (``None``: none)."""
-        async with self._db.read("finding the next status to post") as conn:
-            earliest = select(func.min(_s.c.next_attempt_at)).where(
-                _s.c.due.is_(True),
-                or_(_s.c.lease_expires_at.is_(None), _s.c.lease_expires_at < now),
-            )
-            return (await conn.execute(earliest)).scalar_one_or_none()  # type: ignore[no-any-return]
-
     async def list_statuses(
         self,
         *,
@@ -271,42 +194,6 @@ class StatusQueries:
         return [post_from_row(row) for row in rows]
 
 
-async def _record_outcomes(
-    conn: AsyncConnection, outcomes: Sequence[PostOutcome], owner: str, now: datetime
-) -> None:
-    posted = [o for o in outcomes if not o.error]
-    if posted:
-        await conn.execute(_POSTED, [_posted_row(o, owner, now) for o in posted])
-    for outcome in outcomes:
-        if outcome.error:
-            for statement in _failure_statements(outcome, owner, now):
-                await conn.execute(statement)
-
-
-def _posted_statement() -> Any:
-    """Mark one entry posted (executemany: one row of parameters per outcome)."""
-    version: Any = bindparam("posted")
-    return (
-        update(_s)
-        .where(_s.c.id == bindparam("post_id"), _s.c.lease_owner == bindparam("owner"))
-        .values(
-            posted_version=version,
-            posted_state=bindparam("posted_state"),
-            posted_description=bindparam("posted_description"),
-            posted_target_url=bindparam("posted_target_url"),
-            posted_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _s.c.posted_at),
-            due=_s.c.version > version,
-            attempts=0,
-            last_error="",
-            first_failed_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=bindparam("now", type_=UTCDateTime()),
-        )
-    )
-
-
-_POSTED = _posted_statement()
 _SEEN = (
     update(_r)
     .where(
@@ -314,46 +201,6 @@ _SEEN = (
     )
     .values(status_dirty=False)
 )
-
-
-def _posted_row(outcome: PostOutcome, owner: str, now: datetime) -> dict[str, Any]:
-    post = outcome.post
-    state, description, target_url = post.content
-    return {
-        "post_id": post.id,
-        "owner": owner,
-        "posted": post.version,
-        "posted_state": state,
-        "posted_description": description,
-        "posted_target_url": target_url,
-        "sent_at": now if outcome.sent else None,
-        "now": now,
-    }
-
-
-def _failure_statements(outcome: PostOutcome, owner: str, now: datetime) -> list[Any]:
-    post = outcome.post
-    mine = and_(_s.c.id == post.id, _s.c.lease_owner == owner)
-    released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
-    error = outcome.error[:ERROR_MAX]
-    retry_at = outcome.retry_at
-    return [
-        update(_s)
-        .where(mine, _s.c.version == post.version)
-        .values(
-            attempts=_s.c.attempts + 1,
-            last_error=error,
-            first_failed_at=func.coalesce(_s.c.first_failed_at, now),
-            next_attempt_at=retry_at or now,
-            dead_at=now if retry_at is None else None,
-            due=retry_at is not None,
-            **released,
-        ),
-        # A newer desired status arrived while this one was being posted: try it at once.
-        update(_s)
-        .where(mine, _s.c.version != post.version)
-        .values(last_error=error, next_attempt_at=now, **released),
-    ]
 
 
 def _row(status: DesiredStatus, now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from types import TracebackType
 from sqlalchemy import text
 
 from controller.errors import StorageError, StorageUnavailable
+from controller.storage.comments import CommentQueries
 from controller.storage.config_revisions import ConfigRevisionQueries
 from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
@@ -21,10 +22,19 @@ from controller.storage.engine import create_engine
 from controller.storage.run_claims import RunClaimQueries
 from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
+from controller.storage.status_posts import StatusPostQueries
 from controller.storage.statuses import StatusQueries
 
 
-class Storage(ConfigRevisionQueries, DeliveryQueries, RunQueries, RunClaimQueries, StatusQueries):
+class Storage(
+    ConfigRevisionQueries,
+    DeliveryQueries,
+    RunQueries,
+    RunClaimQueries,
+    StatusQueries,
+    StatusPostQueries,
+    CommentQueries,
+):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 
     def __init__(self, *, database: Database) -> None:

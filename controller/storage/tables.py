@@ -205,3 +205,32 @@ commit_statuses = Table(
     Index(None, "run_id"),
     Index(None, "dead_at"),
 )
+
+# The comment outbox: per pull request the one comment meshgate keeps on it (a config
+# review), its desired body (replaced only by a higher rank) and what was last written.
+pr_comments = Table(
+    "pr_comments",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("workspace", String(NAME_MAX), nullable=False),
+    Column("integration", String(NAME_MAX), nullable=False),
+    Column("repository", String(NAME_MAX), nullable=False),
+    Column("number", BigInteger, nullable=False),
+    Column("rank", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("posted_version", Integer, nullable=False),
+    Column("comment_id", BigInteger, nullable=True),
+    Column("due", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("first_failed_at", UTCDateTime, nullable=True),
+    Column("dead_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(LEASE_OWNER_MAX), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("posted_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace", "integration", "repository", "number"),
+    Index(None, "due", "next_attempt_at"),
+)

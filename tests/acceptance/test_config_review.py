@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ class Setup:
 
 @contextlib.asynccontextmanager
 async def reviewed_repo(
-    git_server: GitServer, tmp_path: Path, settings_for: SettingsFor
+    git_server: GitServer, tmp_path: Path, settings_for: SettingsFor, **extra: object
 ) -> AsyncIterator[Setup]:
     gitea = FakeGitea(token=TOKEN, repositories={REPO})
     async with serving(gitea) as gitea_url:
@@ -68,7 +69,7 @@ async def reviewed_repo(
         point_gitea_at(work.path, gitea_url)
         first = work.commit("Initial config")
         work.push()
-        settings = settings_for(git_server.url_for(REPO), poll=3600, status_concurrency=2)
+        settings = settings_for(git_server.url_for(REPO), poll=3600, status_concurrency=2, **extra)
         environ = {**WEBHOOK_ENVIRON, "GITEA_TOKEN": TOKEN}
         async with running_server(settings, environ=environ) as server:
             await applied(server, first)
@@ -169,3 +170,32 @@ async def test_a_pull_request_is_reviewed_and_its_comment_updated_on_each_push(
         assert status["applied"]["revision"] == setup.first
         runs = (await setup.server.client.get("/api/v1/runs")).json()["runs"]
         assert runs == []
+
+
+async def test_a_review_during_a_gitea_outage_arrives_once_gitea_is_back(
+    git_server: GitServer, tmp_path: Path, settings_for: SettingsFor
+) -> None:
+    async with reviewed_repo(
+        git_server, tmp_path, settings_for, status_max_backoff=timedelta(seconds=1)
+    ) as setup:
+        await config_state(setup, setup.first, "success")
+        setup.gitea.fail(503)
+        setup.work.git("checkout", "--quiet", "-b", "change")
+        setup.work.write("rules/orders.yaml", BROKEN_RULE)
+        broken = await open_or_push(setup, "Add the orders rule", "opened")
+
+        async def refused() -> int:
+            return sum(
+                1 for r in setup.gitea.requests if r.answered == 503 and "comments" in r.path
+            )
+
+        await eventually(refused, until=lambda count: count >= 3, within=30, what="retries")
+        assert setup.gitea.comments[(REPO, PR)] == []
+        setup.gitea.recover()
+        await config_state(setup, broken, "failure")
+
+        async def comments() -> list[dict[str, object]]:
+            return list(setup.gitea.comments[(REPO, PR)])
+
+        (comment,) = await eventually(comments, until=lambda found: len(found) == 1, within=30)
+        assert "rules/orders.yaml:11:" in str(comment["body"])

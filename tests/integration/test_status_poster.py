@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from controller.clients.gitea import GiteaClient
+from controller.models.comments import DesiredComment
 from controller.models.statuses import DesiredStatus, StatusTarget, run_rank
 from controller.secretrefs import SecretResolver
+from controller.settings import Secret
 from controller.statuses.access import GiteaAccess
-from controller.statuses.poster import PosterSettings, StatusPoster
+from controller.statuses.poster import StatusPoster
+from controller.statuses.retry_policy import PosterSettings
 from controller.storage import Storage
 from tests.support.config import snapshot_of
 from tests.support.fake_gitea import FakeGitea, gitea_integration
@@ -36,6 +40,7 @@ class Poster:
     poster: StatusPoster
     storage: Storage
     gitea: FakeGitea
+    url: str
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +65,7 @@ async def poster(tmp_path: Path, settings: PosterSettings = QUICK) -> AsyncItera
             settings=settings,
         )
         try:
-            yield Poster(posting, storage, gitea)
+            yield Poster(posting, storage, gitea, url)
         finally:
             await posting.aclose()
     assert gitea.violations == []
@@ -185,3 +190,61 @@ async def test_posts_run_concurrently_up_to_the_limit(tmp_path: Path) -> None:
         await p.poster.drain()
         assert len(p.gitea.status_posts()) == 20
         assert p.gitea.most_in_flight == QUICK.concurrency
+
+
+def review_comment(body: str, rank: int) -> DesiredComment:
+    return DesiredComment(
+        "shop", "gitea", "alice/demo", 12, f"<!-- meshgate:test -->\n{body}", rank
+    )
+
+
+async def test_a_comment_is_created_once_then_edited_in_place(tmp_path: Path) -> None:
+    async with poster(tmp_path) as p:
+        await p.storage.desire_comment(review_comment("first", 1), now=datetime.now(UTC))
+        await p.poster.drain()
+        await p.storage.desire_comment(review_comment("second", 2), now=datetime.now(UTC))
+        await p.poster.drain()
+        (written,) = p.gitea.comments[("alice/demo", 12)]
+        assert written["body"].endswith("second")
+        (post,) = await p.storage.list_comments()
+        assert post.comment_id == written["id"]
+
+
+async def test_a_comment_whose_id_was_lost_is_found_by_its_marker(tmp_path: Path) -> None:
+    async with poster(tmp_path) as p:
+        async with GiteaClient(base_url=p.url) as person:
+            await person.create_comment("alice/demo", 12, "a person's comment", token=Secret(TOKEN))
+            await person.create_comment(
+                "alice/demo",
+                12,
+                "<!-- meshgate:test -->\nfrom before the database was lost",
+                token=Secret(TOKEN),
+            )
+        await p.storage.desire_comment(review_comment("now", 1), now=datetime.now(UTC))
+        await p.poster.drain()
+        bodies = [c["body"] for c in p.gitea.comments[("alice/demo", 12)]]
+        assert bodies == ["a person's comment", "<!-- meshgate:test -->\nnow"]
+
+
+async def test_a_deleted_comment_is_written_anew(tmp_path: Path) -> None:
+    async with poster(tmp_path) as p:
+        await p.storage.desire_comment(review_comment("first", 1), now=datetime.now(UTC))
+        await p.poster.drain()
+        p.gitea.comments[("alice/demo", 12)].clear()
+        await p.storage.desire_comment(review_comment("second", 2), now=datetime.now(UTC))
+        await p.poster.drain()
+        (written,) = p.gitea.comments[("alice/demo", 12)]
+        assert written["body"].endswith("second")
+
+
+async def test_a_comment_waits_out_an_outage(tmp_path: Path) -> None:
+    async with poster(tmp_path) as p:
+        p.gitea.fail(503, times=3)
+        await p.storage.desire_comment(review_comment("first", 1), now=datetime.now(UTC))
+        for _ in range(100):
+            await p.poster.drain()
+            if p.gitea.comments[("alice/demo", 12)]:
+                break
+            await asyncio.sleep(0.05)
+        (written,) = p.gitea.comments[("alice/demo", 12)]
+        assert written["body"].endswith("first")
