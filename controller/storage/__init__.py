@@ -7,7 +7,8 @@ to write one), ``checkpoints`` (SQLite WAL checkpoints beside the writers), ``bu
 (driver-level multi-row inserts), ``rows`` (rows back into values), and one query module per
 aggregate: ``config_revisions``, ``deliveries`` (with ``delivery_batches``, the group-commit
 writer, and ``redeploys``), ``runs`` (with ``run_claims``), ``statuses`` (the status outbox,
-with ``status_posts``, the poster's side) and ``comments`` (the comment outbox).
+with ``status_posts``, the poster's side) and ``comments`` (the comment outbox), both built
+on ``outbox`` (claims under a lease, failed attempts).
 """
 
 from controller.storage.store import Storage

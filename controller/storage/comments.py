@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from controller.models.comments import CommentPost, DesiredComment
 from controller.storage.database import Database
-from controller.storage.tables import ERROR_MAX, pr_comments
+from controller.storage.outbox import claim_due, failure_statements
+from controller.storage.tables import pr_comments
 from controller.storage.types import require_aware
 
 _c = pr_comments
@@ -70,27 +71,9 @@ class CommentQueries:
         self, *, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[CommentPost]:
         async with self._db.write("claiming pull-request comments to write") as conn:
-            candidates = (
-                select(_c.c.id)
-                .where(
-                    _c.c.due.is_(True),
-                    _c.c.next_attempt_at <= now,
-                    or_(_c.c.lease_expires_at.is_(None), _c.c.lease_expires_at < now),
-                )
-                .order_by(_c.c.next_attempt_at, _c.c.id)
-                .limit(limit)
+            rows = await claim_due(
+                conn, _c, owner=owner, now=now, lease_until=lease_until, limit=limit
             )
-            if conn.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(candidates)).scalars())
-            if not ids:
-                return []
-            await conn.execute(
-                update(_c)
-                .where(_c.c.id.in_(ids))
-                .values(lease_owner=owner, lease_expires_at=lease_until)
-            )
-            rows = (await conn.execute(select(_c).where(_c.c.id.in_(ids)))).all()
         return [_post(row) for row in rows]
 
     async def record_comment_written(
@@ -123,27 +106,18 @@ class CommentQueries:
         error: str,
         retry_at: datetime | None,
     ) -> None:
-        mine = and_(_c.c.id == post.id, _c.c.lease_owner == owner)
-        released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+        statements = failure_statements(
+            _c,
+            entry=post.id,
+            version=post.version,
+            owner=owner,
+            now=now,
+            error=error,
+            retry_at=retry_at,
+        )
         async with self._db.write(f"recording a failed write of comment {post.id}") as conn:
-            await conn.execute(
-                update(_c)
-                .where(mine, _c.c.version == post.version)
-                .values(
-                    attempts=_c.c.attempts + 1,
-                    last_error=error[:ERROR_MAX],
-                    first_failed_at=func.coalesce(_c.c.first_failed_at, now),
-                    next_attempt_at=retry_at or now,
-                    dead_at=now if retry_at is None else None,
-                    due=retry_at is not None,
-                    **released,
-                )
-            )
-            await conn.execute(
-                update(_c)
-                .where(mine, _c.c.version != post.version)
-                .values(last_error=error[:ERROR_MAX], next_attempt_at=now, **released)
-            )
+            for statement in statements:
+                await conn.execute(statement)
 
     async def list_comments(self, *, repository: str | None = None) -> list[CommentPost]:
         statement = select(_c).order_by(_c.c.id)

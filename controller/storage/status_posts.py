@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.models.statuses import PostOutcome, StatusPost
 from controller.storage.database import Database
+from controller.storage.outbox import claim_due, failure_statements
 from controller.storage.statuses import post_from_row
-from controller.storage.tables import ERROR_MAX, commit_statuses
+from controller.storage.tables import commit_statuses
 from controller.storage.types import UTCDateTime, require_aware
 
 _s = commit_statuses
@@ -42,28 +43,10 @@ class StatusPostQueries:
         require_aware(now, "now")
         async with self._db.write("claiming commit statuses to post") as conn:
             await _record_outcomes(conn, recording, owner, now)
-            candidates = (
-                select(_s.c.id)
-                .where(
-                    _s.c.due.is_(True),
-                    _s.c.next_attempt_at <= now,
-                    or_(_s.c.lease_expires_at.is_(None), _s.c.lease_expires_at < now),
-                )
-                .order_by(_s.c.next_attempt_at, _s.c.id)
-                .limit(limit)
+            rows = await claim_due(
+                conn, _s, owner=owner, now=now, lease_until=lease_until, limit=limit
             )
-            if conn.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(candidates)).scalars())
-            if not ids:
-                return []
-            await conn.execute(
-                update(_s)
-                .where(_s.c.id.in_(ids))
-                .values(lease_owner=owner, lease_expires_at=lease_until)
-            )
-            rows = (await conn.execute(select(_s).where(_s.c.id.in_(ids)))).all()
-        return sorted((post_from_row(row) for row in rows), key=lambda p: p.next_attempt_at)
+        return [post_from_row(row) for row in rows]
 
     async def record_status_posted(
         self, post: StatusPost, *, owner: str, now: datetime, sent: bool
@@ -160,24 +143,12 @@ def _posted_row(outcome: PostOutcome, owner: str, now: datetime) -> dict[str, An
 
 def _failure_statements(outcome: PostOutcome, owner: str, now: datetime) -> list[Any]:
     post = outcome.post
-    mine = and_(_s.c.id == post.id, _s.c.lease_owner == owner)
-    released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
-    error = outcome.error[:ERROR_MAX]
-    retry_at = outcome.retry_at
-    return [
-        update(_s)
-        .where(mine, _s.c.version == post.version)
-        .values(
-            attempts=_s.c.attempts + 1,
-            last_error=error,
-            first_failed_at=func.coalesce(_s.c.first_failed_at, now),
-            next_attempt_at=retry_at or now,
-            dead_at=now if retry_at is None else None,
-            due=retry_at is not None,
-            **released,
-        ),
-        # A newer desired status arrived while this one was being posted: try it at once.
-        update(_s)
-        .where(mine, _s.c.version != post.version)
-        .values(last_error=error, next_attempt_at=now, **released),
-    ]
+    return failure_statements(
+        _s,
+        entry=post.id,
+        version=post.version,
+        owner=owner,
+        now=now,
+        error=outcome.error,
+        retry_at=outcome.retry_at,
+    )
