@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
+from controller.credentials import redact_url
 from controller.errors import PermanentError, TemporaryError
 from controller.models.http import retry_after_seconds
 from controller.settings import Secret
@@ -159,7 +160,7 @@ class GiteaClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        where = f"{method} {self._api}{path}"
+        where = f"{method} {redact_url(self._api)}{path}"
         try:
             response = await self._client.request(
                 method,

@@ -151,3 +151,14 @@ async def test_the_fake_flags_a_request_outside_the_contract() -> None:
     assert any("colour" in v for v in gitea.violations)
     assert any("Authorization" in v for v in gitea.violations)
     assert any("not a documented path" in v for v in gitea.violations)
+
+
+async def test_credentials_in_the_base_url_never_reach_an_error() -> None:
+    client = GiteaClient(base_url="http://bot:url-secret-77@127.0.0.1:9")
+    try:
+        with pytest.raises(GiteaUnavailable) as caught:
+            await client.create_status("alice/demo", SHA, PENDING, token=Secret(TOKEN))
+    finally:
+        await client.aclose()
+    assert "url-secret-77" not in str(caught.value)
+    assert "http://127.0.0.1:9/api/v1/repos/alice/demo" in str(caught.value)
