@@ -77,8 +77,9 @@ class ConfigStatuses:
     async def revision_checked(
         self, *, revision: str, problems: Sequence[Problem], document_count: int
     ) -> None:
-        """Record the status of ``revision`` (a folder's content hash posts nothing)."""
-        if not is_commit_sha(revision):
+        """Record the status of ``revision``; nothing without a config repo URL (a local
+        folder, whose revision is a content hash, not a commit)."""
+        if not self._repo_url or not is_commit_sha(revision):
             return
         verdict = "valid, applied" if not problems else "invalid, not applied"
         await self.post(
