@@ -22,13 +22,13 @@ from urllib.parse import quote
 
 import httpx
 
+from controller.clients.api_calls import error_message, request
 from controller.credentials import redact_url
 from controller.errors import PermanentError, TemporaryError
 from controller.models.http import retry_after_seconds
 from controller.settings import Secret
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
-MAX_MESSAGE_CHARS = 200
 TEMPORARY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -161,18 +161,16 @@ class GiteaClient:
         params: dict[str, Any] | None = None,
     ) -> Any:
         where = f"{method} {redact_url(self._api)}{path}"
-        try:
-            response = await self._client.request(
-                method,
-                self._api + path,
-                json=json,
-                params=params,
-                headers={"Authorization": f"token {token.reveal()}"},
-            )
-        except httpx.TimeoutException as exc:
-            raise GiteaUnavailable(f"{where}: no answer in time ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise GiteaUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+        response = await request(
+            self._client,
+            method,
+            self._api + path,
+            where=where,
+            authorization=f"token {token.reveal()}",
+            unavailable=GiteaUnavailable,
+            json=json,
+            params=params,
+        )
         code = response.status_code
         if code in expect:
             if code == 204 or not response.content:
@@ -183,7 +181,8 @@ class GiteaClient:
                 raise GiteaUnavailable(
                     f"{where}: answered {code} with a body that is not JSON"
                 ) from exc
-        reason = f"{where}: Gitea answered {code}{_message(response)}"
+        message = error_message(response, "message")
+        reason = f"{where}: Gitea answered {code}" + (f": {message}" if message else "")
         if code in TEMPORARY_STATUSES:
             hinted = retry_after_seconds(response.headers.get("retry-after"))
             raise GiteaUnavailable(reason, retry_after=hinted)
@@ -217,14 +216,3 @@ def _comment(item: Any) -> Comment:
     return Comment(
         id=item["id"], body=str(item.get("body") or ""), author=str(user.get("login") or "")
     )
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        return ""
-    if not isinstance(message, str) or not message.strip():
-        return ""
-    text = " ".join(message.split())
-    return ": " + (text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…")

@@ -264,15 +264,25 @@ async def test_a_slow_pending_post_leaves_the_final_state_on_top(
     tmp_path: Path, settings_for: SettingsFor
 ) -> None:
     async with stack(tmp_path, settings_for) as s:
-        s.gitea.delay(2.0, lambda method, path, body: body.get("state") == "pending")
-        s.shop.gate.set()  # type: ignore[union-attr]
+        release = asyncio.Event()
+        s.gitea.delay(
+            30.0, lambda method, path, body: body.get("state") == "pending", release=release
+        )
         run_id = await push(s, SHA_1)
+
+        async def pending_in_flight() -> bool:
+            return any(r.body.get("state") == "pending" for r in s.gitea.status_posts())
+
+        await eventually(pending_in_flight, until=bool, what="the pending post at Gitea")
+        s.shop.gate.set()  # type: ignore[union-attr]  # the run now ends while it is held
         await eventually(
             lambda: run_detail(s, run_id),
             until=lambda r: r["state"] == "passed",
             within=30,
             what="the run passed",
         )
+        assert s.gitea.statuses_of(REPO, SHA_1) == []  # the pending is still held
+        release.set()
         await states(s, SHA_1, PUSH_CONTEXT, ["pending", "success"], within=15)
         latest = s.gitea.latest(REPO, SHA_1, PUSH_CONTEXT)
         assert latest is not None

@@ -20,21 +20,20 @@ requests or until ``recover``), and dropped connections (``fail(status=None)``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from tests.support.swagger import SwaggerContract
 from tests.support.webhooks import SHARED
 
 SWAGGER = SHARED / "fixtures" / "gitea" / "gitea-swagger-v1.json"
@@ -57,85 +56,6 @@ spec:
 """
 
 
-@dataclass(frozen=True)
-class Operation:
-    template: str
-    pattern: re.Pattern[str]
-    method: str
-    spec: dict[str, Any]
-
-
-class SwaggerContract:
-    def __init__(self, path: Path = SWAGGER) -> None:
-        self.document = json.loads(path.read_text())
-        self.base = self.document["basePath"]
-        self._operations: list[Operation] = []
-        for template, item in self.document["paths"].items():
-            regex = re.escape(template)
-            regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
-            pattern = re.compile(f"^{regex}$")
-            for method, spec in item.items():
-                if method != "parameters":
-                    self._operations.append(Operation(template, pattern, method.upper(), spec))
-
-    def check(
-        self, method: str, path: str, query: dict[str, str], body: bytes
-    ) -> tuple[Operation | None, dict[str, str], list[str]]:
-        """The operation, its path parameters and the contract violations of a request."""
-        if not path.startswith(self.base + "/"):
-            return None, {}, [f"{path} is not below {self.base}"]
-        local = path[len(self.base) :]
-        candidates = [(op, op.pattern.match(local)) for op in self._operations]
-        matching = [(op, m) for op, m in candidates if m is not None]
-        if not matching:
-            return None, {}, [f"{local} is not a documented path"]
-        for operation, found in matching:
-            if operation.method == method:
-                return operation, found.groupdict(), self._violations(operation, found, query, body)
-        return None, {}, [f"{method} is not documented for {matching[0][0].template}"]
-
-    def _violations(
-        self, operation: Operation, found: re.Match[str], query: dict[str, str], body: bytes
-    ) -> list[str]:
-        problems: list[str] = []
-        parameters = operation.spec.get("parameters", [])
-        declared_query = {p["name"]: p for p in parameters if p["in"] == "query"}
-        for p in parameters:
-            if p["in"] == "path" and p.get("type") == "integer" and not found[p["name"]].isdigit():
-                problems.append(f"path parameter {p['name']} must be an integer")
-        for name, value in query.items():
-            if name not in declared_query:
-                problems.append(f"query parameter {name} is not documented")
-            elif declared_query[name].get("type") == "integer" and not value.isdigit():
-                problems.append(f"query parameter {name} must be an integer")
-        body_params = [p for p in parameters if p["in"] == "body"]
-        if body_params:
-            problems.extend(self._body_violations(body_params[0]["schema"], body))
-        elif body:
-            problems.append(f"{operation.method} {operation.template} takes no body")
-        return problems
-
-    def _body_violations(self, schema: dict[str, Any], body: bytes) -> list[str]:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return ["the body is not JSON"]
-        resolved = schema
-        if "$ref" in schema:
-            resolved = self.document["definitions"][schema["$ref"].rsplit("/", 1)[1]]
-        full = {**resolved, "definitions": self.document["definitions"]}
-        problems = [
-            f"body: {error.message}"
-            for error in jsonschema.Draft4Validator(full).iter_errors(document)
-        ]
-        if isinstance(document, dict):
-            known = set(resolved.get("properties", {}))
-            problems.extend(
-                f"body field {key} is not in the schema" for key in document if key not in known
-            )
-        return problems
-
-
 @dataclass
 class Fault:
     status: int | None  # None: drop the connection mid-answer
@@ -149,6 +69,7 @@ class Delay:
     seconds: float
     when: Callable[[str, str, dict[str, Any]], bool]
     times: int | None = 1
+    release: asyncio.Event | None = None
 
 
 @dataclass
@@ -165,7 +86,7 @@ class FakeGitea:
     repositories: set[str] = field(default_factory=lambda: {"alice/demo"})
     known_shas: set[str] | None = None
     latency: float = 0.0
-    contract: SwaggerContract = field(default_factory=SwaggerContract)
+    contract: SwaggerContract = field(default_factory=lambda: SwaggerContract(SWAGGER))
     statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -201,9 +122,11 @@ class FakeGitea:
         when: Callable[[str, str, dict[str, Any]], bool],
         *,
         times: int | None = 1,
+        release: asyncio.Event | None = None,
     ) -> None:
-        """Hold requests for which ``when(method, path, body)`` is true (``times`` of them)."""
-        self.delays.append(Delay(seconds, when, times))
+        """Hold requests for which ``when(method, path, body)`` is true (``times`` of them)
+        for ``seconds``, or until ``release`` is set if that comes first."""
+        self.delays.append(Delay(seconds, when, times, release))
 
     # --- what was recorded ---------------------------------------------------------------
 
@@ -254,7 +177,11 @@ class FakeGitea:
                     delay.times -= 1
                     if delay.times <= 0:
                         self.delays.remove(delay)
-                await asyncio.sleep(delay.seconds)
+                if delay.release is None:
+                    await asyncio.sleep(delay.seconds)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(delay.release.wait(), delay.seconds)
         fault = next((f for f in self.faults if method in f.methods), None)
         if fault is not None:
             if fault.times is not None:

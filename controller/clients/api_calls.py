@@ -1,0 +1,51 @@
+"""What the clients of the REST APIs meshgate calls (Gitea, Argo CD) share: one request with
+its transport failures translated, and the server's own error message, cut to a line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from controller.errors import TemporaryError
+
+MAX_MESSAGE_CHARS = 300
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    where: str,
+    authorization: str,
+    unavailable: type[TemporaryError],
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Send; a transport failure (no connection, timeout, broken answer) is ``unavailable``
+    naming ``where`` (the method and a credential-free URL) and never ``authorization``."""
+    try:
+        return await client.request(
+            method, url, json=json, params=params, headers={"Authorization": authorization}
+        )
+    except httpx.TimeoutException as exc:
+        raise unavailable(f"{where}: no answer in time ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise unavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def error_message(response: httpx.Response, *keys: str) -> str:
+    """The first non-empty string under ``keys`` of a JSON error body, on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in keys:
+        text = body.get(key)
+        if isinstance(text, str) and text.strip():
+            line = " ".join(text.split())
+            return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
+    return ""
