@@ -48,6 +48,7 @@ from controller.storage import Storage
 from controller.web.config_status import config_status_routes
 from controller.web.config_views import config_view_routes
 from controller.web.deliveries import delivery_routes
+from controller.web.environments import environment_routes
 from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.explain import explain_routes
 from controller.web.health import health_routes
@@ -116,6 +117,7 @@ class Controller:
                     on_queued=runner.wake if runner is not None else lambda: None,
                 ),
                 *status_routes(storage=storage),
+                *environment_routes(storage=storage),
                 *run_page_routes(storage=storage),
                 *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),

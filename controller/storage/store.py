@@ -19,6 +19,7 @@ from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
 from controller.storage.delivery_batches import DeliveryBatcher
 from controller.storage.engine import create_engine
+from controller.storage.environments import EnvironmentQueries
 from controller.storage.run_claims import RunClaimQueries
 from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
@@ -34,6 +35,7 @@ class Storage(
     StatusQueries,
     StatusPostQueries,
     CommentQueries,
+    EnvironmentQueries,
 ):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 

@@ -234,3 +234,43 @@ pr_comments = Table(
     UniqueConstraint("workspace", "integration", "repository", "number"),
     Index(None, "due", "next_attempt_at"),
 )
+
+# Test environments (controller.models.environments): ``active_context`` is the context while
+# the environment holds its (workspace, context) slot and NULL once deleted or failed, so the
+# unique constraint allows one active environment per slot and any number of past ones.
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("workspace", String(NAME_MAX), nullable=False),
+    Column("context", String(CONTEXT_MAX), nullable=False),
+    Column("active_context", String(CONTEXT_MAX), nullable=True),
+    Column("template", String(NAME_MAX), nullable=False),
+    Column("provisioner", String(RUN_STATE_MAX), nullable=False),
+    Column("state", String(RUN_STATE_MAX), nullable=False),
+    Column("ttl_seconds", Integer, nullable=False),
+    Column("routing", JSON_DOCUMENT, nullable=False),
+    Column("application", String(NAME_MAX), nullable=True),
+    Column("message", Text, nullable=False),
+    # Who provisions or tears it down, until when (a crashed worker's lease runs out).
+    Column("worker", String(LEASE_OWNER_MAX), nullable=True),
+    Column("worker_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ready_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace", "active_context"),
+    Index(None, "state", "expires_at"),
+    Index(None, "workspace", "id"),
+)
+
+# The runs holding an environment (a held environment is never torn down).
+environment_leases = Table(
+    "environment_leases",
+    metadata,
+    Column("environment_id", ID, ForeignKey("environments.id"), primary_key=True),
+    Column("run_id", ID, primary_key=True),
+    Column("acquired_at", UTCDateTime, nullable=False),
+)
