@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from controller.matcher.patterns import PatternIndex
 from controller.matcher.rules import CompiledRule, ContextError, context_scope, value_matcher
@@ -22,7 +21,7 @@ from controller.models.events import Event
 from controller.models.matching import Check, MatchReport, RuleDecision
 from controller.models.runs import RunRequest
 from controller.models.snapshot import ConfigSnapshot
-from controller.models.statuses import StatusTarget, status_target_for
+from controller.models.statuses import StatusTarget, integration_host, status_target_for
 
 # An integration with more rules than this lists only the rules whose repository matched.
 LISTED_MISSES = 100
@@ -170,9 +169,9 @@ def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _Integratio
         app_filter = integration.spec.get("config", {}).get("app_filter", "")
     gitea_by_host: dict[str, str] = {}
     for gitea in snapshot.integrations("gitea", workspace=workspace):
-        address = urlsplit(str(gitea.spec.get("config", {}).get("url", "")))
-        if address.hostname:
-            gitea_by_host.setdefault(address.hostname.lower(), gitea.name)
+        host = integration_host(gitea.spec)
+        if host:
+            gitea_by_host.setdefault(host, gitea.name)
     return _IntegrationRules(
         rules=rules,
         by_name={rule.name: rule for rule in rules},

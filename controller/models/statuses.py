@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from controller.models.events import Event
 from controller.models.repo_urls import RepoAddress
@@ -124,6 +125,13 @@ class PostOutcome:
     sent: bool = True
     error: str = ""
     retry_at: datetime | None = None
+
+
+def integration_host(integration: Mapping[str, Any]) -> str | None:
+    """The host (lower case) of an Integration's ``spec.config.url``, what repositories and
+    commit statuses are matched by."""
+    host = urlsplit(str((integration.get("config") or {}).get("url", ""))).hostname
+    return host.lower() if host else None
 
 
 def is_commit_sha(text: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from controller.models.problems import Problem
 from controller.models.repo_urls import RepoAddress
@@ -21,6 +20,7 @@ from controller.models.statuses import (
     CONFIG_CONTEXT,
     DesiredStatus,
     StatusTarget,
+    integration_host,
     is_commit_sha,
     short_text,
 )
@@ -39,8 +39,7 @@ def config_repo_target(
     if snapshot is None:
         return "no valid config is loaded yet, so no Gitea integration is known"
     for doc in snapshot.integrations("gitea"):
-        host = urlsplit(str(doc.spec.get("config", {}).get("url", ""))).hostname
-        if host and host.lower() == address.host:
+        if integration_host(doc.spec) == address.host:
             return StatusTarget(doc.workspace, doc.name, address.path, sha)
     return f"no Gitea integration of the live config serves {address.host}"
 
