@@ -13,12 +13,13 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
 
+from controller.clients.argocd import ArgoCDClient
 from controller.clients.gitea import GiteaClient
 from controller.concurrency import BackgroundTasks
 from controller.configsync.push import ConfigPushTrigger
@@ -26,11 +27,14 @@ from controller.configsync.review import ConfigReview
 from controller.configsync.service import ConfigAttempt, ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource
 from controller.configsync.validation import ConfigValidator
+from controller.environments.argocd_provisioner import ArgoCDProvisioner
+from controller.environments.service import Environments
 from controller.errors import MeshgateError, StorageUnavailable
 from controller.filewatch import watch_folder
 from controller.gitrepo import GitMirror
 from controller.intake.manual_runs import ManualRuns
 from controller.intake.service import Intake
+from controller.integrations import IntegrationClients
 from controller.loader import ConfigLoader
 from controller.matcher.service import Matcher
 from controller.models.deliveries import RecordedDelivery
@@ -92,13 +96,17 @@ class Controller:
         runner: Runner | None,
         poster: StatusPoster | None,
         watchdog: StatusWatchdog,
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
+        """``closers`` release what the collaborators share (API client pools) after the
+        background tasks have stopped."""
         self.settings = settings
         self.storage = storage
         self.sync = sync
         self.runner = runner
         self.poster = poster
         self._watchdog = watchdog
+        self._closers = tuple(closers)
         self._scheduler = Scheduler()
         self._background = background
         self._closed = False
@@ -163,6 +171,8 @@ class Controller:
             await self._background.aclose()
             if self.poster is not None:
                 await self.poster.aclose()
+            for closer in self._closers:
+                await closer()
             await self.close()
 
     async def _poll(self) -> None:
@@ -304,7 +314,15 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             on_checked=config_checked if poster is not None else None,
         )
         runner = None
+        closers: list[Callable[[], Awaitable[None]]] = []
         if settings.runner_concurrency > 0:
+            argocd = IntegrationClients[ArgoCDClient](
+                provider="argocd",
+                config=lambda: sync.live,
+                secrets=secrets,
+                client_factory=lambda url: ArgoCDClient(base_url=url),
+            )
+            closers.append(argocd.aclose)
             runner = Runner(
                 storage=storage,
                 config=lambda: sync.live,
@@ -313,6 +331,11 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
                 owner=owner,
                 settings=RunnerSettings(concurrency=settings.runner_concurrency),
                 on_finished=wake_poster,
+                environments=Environments(
+                    storage=storage,
+                    argocd=ArgoCDProvisioner(client_for=argocd.client_for),
+                    worker=owner,
+                ),
             )
         push_trigger = ConfigPushTrigger(
             sync=sync,
@@ -360,6 +383,7 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             watchdog=StatusWatchdog(
                 storage=storage, queue_timeout=settings.run_queue_timeout, on_change=wake_poster
             ),
+            closers=closers,
         )
     except MeshgateError:
         await storage.close()

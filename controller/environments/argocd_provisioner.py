@@ -7,8 +7,10 @@ for until Synced and Healthy, and deleted when the environment expires (argocd.m
   REST API's Application has neither). Apps are created without ``upsert``.
 - **An Application of that name already exists** (the create answers "spec is different"):
   it is adopted (re-created with ``upsert``) when its labels say meshgate made it for this
-  workspace and context, the leftover of an earlier environment or a crashed provisioning;
-  any other Application is someone else's and is never overwritten: provisioning fails.
+  workspace and context, the leftover of an earlier environment or a crashed provisioning.
+  Any other Application is someone else's (an ApplicationSet's pull request preview, say):
+  it is never changed and never deleted, only waited for until it is ready and then used
+  (``Provisioned.managed`` is false).
 - **Ready** when there is no operation in progress, ``sync.status`` is Synced, health is the
   template's ``wait.health`` (Healthy by default) and the app manages at least one resource
   (an app with none reports Healthy); for a ``targetRevision`` that is a commit, the synced
@@ -40,7 +42,8 @@ WORKSPACE_LABEL = "meshgate.dev/workspace"
 CONTEXT_LABEL = "meshgate.dev/context"
 TEMPLATE_LABEL = "meshgate.dev/template"
 DEFAULT_TIMEOUT = "10m"
-DEFAULT_POLL_SECONDS = 3.0
+FIRST_POLL_SECONDS = 0.25
+MAX_POLL_SECONDS = 5.0
 
 ClientFor = Callable[[str, str], tuple[ArgoCDClient, Secret]]
 
@@ -53,6 +56,8 @@ class ProvisionFailed(PermanentError):
 class Provisioned:
     application: str
     project: str
+    managed: bool = True
+    """False for an Application meshgate found and uses but did not make (not torn down)."""
 
 
 def render_application(template: ConfigDocument, *, context: str) -> dict[str, Any]:
@@ -83,13 +88,17 @@ class ArgoCDProvisioner:
         self,
         *,
         client_for: ClientFor,
-        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        poll_seconds: float = FIRST_POLL_SECONDS,
+        max_poll_seconds: float = MAX_POLL_SECONDS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``client_for(workspace, integration)`` gives the client and token of an Argo CD
-        integration of the live config."""
+        integration of the live config. Polls start every ``poll_seconds`` and slow down
+        (doubling) to ``max_poll_seconds``: a quick app is seen quickly, a slow one is not
+        asked about every moment."""
         self._client_for = client_for
         self._poll = poll_seconds
+        self._max_poll = max(max_poll_seconds, poll_seconds)
         self._sleep = sleep
 
     async def provision(self, template: ConfigDocument, *, context: str) -> Provisioned:
@@ -97,16 +106,20 @@ class ArgoCDProvisioner:
         name = str(app["metadata"]["name"])
         project = str(app.get("spec", {}).get("project") or "default")
         client, token = self._client_for(template.workspace, template.spec["integration"])
+        managed = True
         try:
             await client.create_application(app, token=token)
         except ApplicationConflict:
             existing = await client.get_application(name, project=project, token=token)
-            if existing is None or not _ours(existing, template.workspace, context):
+            if existing is None:
                 raise ProvisionFailed(
-                    f"an Application {name!r} that meshgate did not create for context "
-                    f"{context!r} already exists; meshgate does not overwrite it"
+                    f"Application {name!r} exists with another spec but cannot be read in "
+                    f"project {project!r}"
                 ) from None
-            await client.create_application(app, token=token, upsert=True)
+            if _ours(existing, template.workspace, context):
+                await client.create_application(app, token=token, upsert=True)
+            else:
+                managed = False  # someone else's: used as it is, never changed or deleted
         wait = template.spec.get("wait") or {}
         timeout = parse_duration(str(wait.get("timeout", DEFAULT_TIMEOUT))).total_seconds()
         health = str(wait.get("health", "Healthy"))
@@ -114,7 +127,7 @@ class ArgoCDProvisioner:
         await self._wait_ready(
             client, token, name, project, health=health, revision=revision, within=timeout
         )
-        return Provisioned(application=name, project=project)
+        return Provisioned(application=name, project=project, managed=managed)
 
     async def teardown(
         self,
@@ -152,6 +165,7 @@ class ArgoCDProvisioner:
     ) -> None:
         deadline = time.monotonic() + within
         last = "not seen yet"
+        pause = self._poll
         while True:
             app = await client.get_application(name, project=project, token=token)
             if app is None:
@@ -166,7 +180,8 @@ class ArgoCDProvisioner:
                     f"Application {name!r} was not Synced and {health} within {within:.0f}s "
                     f"({last})"
                 )
-            await self._sleep(self._poll)
+            await self._sleep(pause)
+            pause = min(pause * 2, self._max_poll)
 
 
 def _readiness(app: Mapping[str, Any], *, health: str, revision: str) -> tuple[str, str]:

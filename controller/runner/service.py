@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from controller.clients.services import ServiceClient
+from controller.environments.service import Environments, needs_environment
 from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
 from controller.flows import (
     Listeners,
+    RoutingPolicy,
     SuitePlan,
     SuiteResult,
     plan_suite,
@@ -43,6 +45,7 @@ from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.runner.config_files import ConfigFiles, no_config_files
 from controller.runner.partial import Progress, partial_result
 from controller.runner.preparation import (
+    RunSetupError,
     routing_for,
     run_root,
     step_environment,
@@ -78,11 +81,14 @@ class Runner:
         client_factory: Callable[[], ServiceClient] = ServiceClient,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_finished: Callable[[], None] = lambda: None,
+        environments: Environments | None = None,
     ) -> None:
         """``on_finished`` is called after each run's end is recorded (the status poster
-        wakes up to post it)."""
+        wakes up to post it). ``environments`` leases the runs' environments; without it,
+        routing comes straight from the template."""
         self._storage = storage
         self._on_finished = on_finished
+        self._environments = environments
         self._config = config
         self._config_root = config_root
         self._secrets = secrets
@@ -187,17 +193,43 @@ class Runner:
         await self._finish(run, result.status, summarize(result), result.to_dict(), junit)
 
     async def _perform(self, run: Run, flows: Progress) -> tuple[SuiteResult, RunInfo, SuitePlan]:
+        async with contextlib.AsyncExitStack() as stack:
+            return await self._perform_in(run, flows, stack)
+
+    async def _routing(
+        self, run: Run, snapshot: ConfigSnapshot, stack: contextlib.AsyncExitStack
+    ) -> RoutingPolicy:
+        """The routing of the run's environment, leased for the rest of the run (``stack``)
+        when the template needs one (``environments.service``); else straight from the
+        template and the run's explicit routes."""
+        request = run.request
+        name = request.template or snapshot.default_template(request.workspace)
+        template = snapshot.get(request.workspace, "EnvironmentTemplate", name) if name else None
+        if self._environments is None or not needs_environment(template, request.context):
+            return routing_for(
+                snapshot,
+                request.workspace,
+                template=request.template,
+                context=request.context,
+                routes=request.routes,
+            )
+        assert template is not None
+        held = await stack.enter_async_context(
+            self._environments.held(run_id=run.id, template=template, context=request.context)
+        )
+        try:
+            return RoutingPolicy.of({**held.routing, **request.routes})
+        except PermanentError as exc:
+            raise RunSetupError(str(exc)) from exc
+
+    async def _perform_in(
+        self, run: Run, flows: Progress, stack: contextlib.AsyncExitStack
+    ) -> tuple[SuiteResult, RunInfo, SuitePlan]:
         request = run.request
         snapshot = require_loaded(self._config(), "runs cannot start")
         plan = plan_suite(snapshot, request.workspace, request.suite)
-        routing = routing_for(
-            snapshot,
-            request.workspace,
-            template=request.template,
-            context=request.context,
-            routes=request.routes,
-        )
         secrets = suite_secrets(plan, self._secrets)
+        routing = await self._routing(run, snapshot, stack)
         event = await self._event(run)
         environment = request.template or snapshot.default_template(request.workspace) or ""
         info = RunInfo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,12 @@ def point_gitea_at(config: Path, url: str) -> None:
     integration.write_text(
         text.replace("{file: /run/secrets/meshgate/gitea-token}", "{env: GITEA_TOKEN}")
     )
+
+
+def point_routes_at(template: Path, routes: dict[str, str]) -> None:
+    """Point the services of an EnvironmentTemplate file's routing policy at ``routes``
+    (the loopback shop stand-ins)."""
+    text = template.read_text()
+    for service, url in routes.items():
+        text = re.sub(rf"({service}): http://\S+", rf"\1: {url}", text)
+    template.write_text(text)

@@ -16,7 +16,13 @@ from controller.settings import Secret, Settings
 from tests.acceptance.helpers import WEBHOOK_ENVIRON, config_status, copy_example_for_webhooks
 from tests.support.server import RunningServer, running_server
 from tests.support.waiting import eventually
-from tests.support.webhooks import ARGOCD_TOKEN, FIXTURES, fixture_request, signed
+from tests.support.webhooks import (
+    ARGOCD_HEADERS,
+    FIXTURES,
+    argocd_body,
+    fixture_request,
+    signed,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -48,20 +54,8 @@ SHA_1 = "3b1f0e2c9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c"
 SHA_2 = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 
 
-def argocd_body(revision: str = SHA_1, app: str = "user-service-pr-123") -> bytes:
-    """The TestMesh guide's Argo CD notification body."""
-    return json.dumps(
-        {
-            "app_name": app,
-            "revision": revision,
-            "repository": "https://gitea.shop.internal/shop/user-service.git",
-            "status": "Synced",
-            "health": "Healthy",
-        }
-    ).encode()
-
-
-ARGOCD_HEADERS = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
+def preview_sync(revision: str = SHA_1, app: str = "user-service-pr-123") -> bytes:
+    return argocd_body(app, revision)
 
 
 async def start(tmp_path: Path, settings_for: SettingsFor, **extra: object) -> Any:
@@ -168,7 +162,7 @@ async def test_argocd_testmesh_body_queues_the_preview_run_in_its_context(
     server: RunningServer,
 ) -> None:
     response = await server.client.post(
-        "/api/v1/webhooks/argocd", content=argocd_body(), headers=ARGOCD_HEADERS
+        "/api/v1/webhooks/argocd", content=preview_sync(), headers=ARGOCD_HEADERS
     )
     assert response.status_code == 202, response.text
 
@@ -195,7 +189,7 @@ async def test_newer_revision_supersedes_the_queued_run_of_the_same_context(
 ) -> None:
     for revision in (SHA_1, SHA_2):
         response = await server.client.post(
-            "/api/v1/webhooks/argocd", content=argocd_body(revision), headers=ARGOCD_HEADERS
+            "/api/v1/webhooks/argocd", content=preview_sync(revision), headers=ARGOCD_HEADERS
         )
         assert response.status_code == 202
     newer, older = (await server.client.get("/api/v1/runs")).json()["runs"]
@@ -221,7 +215,7 @@ async def test_explain_evaluates_a_payload_without_side_effects(server: RunningS
 
     only = await server.client.post(
         "/api/v1/explain",
-        json={"source": "argocd", "payload": json.loads(argocd_body()), "rule": "staging-sync"},
+        json={"source": "argocd", "payload": json.loads(preview_sync()), "rule": "staging-sync"},
     )
     (argocd,) = only.json()["integrations"]
     (decision,) = argocd["decisions"]
@@ -239,7 +233,7 @@ async def test_explain_evaluates_a_payload_without_side_effects(server: RunningS
         ({"source": "gitea", "payload": {"x": 1}}, 400, "cannot tell which Gitea event"),
         ({"source": "gitea", "payload": {}, "extra": 1}, 400, "unknown field 'extra'"),
         (
-            {"source": "argocd", "payload": json.loads(argocd_body()), "integration": "nope"},
+            {"source": "argocd", "payload": json.loads(preview_sync()), "integration": "nope"},
             404,
             "no argocd integration named 'nope'",
         ),
@@ -342,7 +336,7 @@ async def test_deliveries_list_pages_newest_first_and_filters(server: RunningSer
     for fixture in ("webhook-push-branch", "webhook-push-tag", "webhook-pull_request-opened"):
         await deliver(server, fixture)
     await server.client.post(
-        "/api/v1/webhooks/argocd", content=argocd_body(), headers=ARGOCD_HEADERS
+        "/api/v1/webhooks/argocd", content=preview_sync(), headers=ARGOCD_HEADERS
     )
     page = (await server.client.get("/api/v1/deliveries?limit=2")).json()
     assert [d["event"] for d in page["deliveries"]] == ["sync", "pull_request"]
@@ -422,11 +416,11 @@ async def test_rollback_re_push_of_an_old_commit_queues_a_new_run(server: Runnin
 async def test_argocd_rollback_is_tested_again_and_a_repeat_is_not(server: RunningServer) -> None:
     for revision in (SHA_1, SHA_2, SHA_1):
         response = await server.client.post(
-            "/api/v1/webhooks/argocd", content=argocd_body(revision), headers=ARGOCD_HEADERS
+            "/api/v1/webhooks/argocd", content=preview_sync(revision), headers=ARGOCD_HEADERS
         )
         assert response.status_code == 202, response.text
     repeat = await server.client.post(
-        "/api/v1/webhooks/argocd", content=argocd_body(SHA_1), headers=ARGOCD_HEADERS
+        "/api/v1/webhooks/argocd", content=preview_sync(SHA_1), headers=ARGOCD_HEADERS
     )
     assert repeat.json()["duplicate"] is True
     runs = (await server.client.get("/api/v1/runs")).json()["runs"]

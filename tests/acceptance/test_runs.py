@@ -4,7 +4,6 @@ evidence and JUnit through the API, and secrets kept out of the database."""
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,12 @@ from typing import Any
 import pytest
 
 from controller.settings import Secret, Settings
-from tests.acceptance.helpers import WEBHOOK_ENVIRON, config_status, copy_example_for_webhooks
+from tests.acceptance.helpers import (
+    WEBHOOK_ENVIRON,
+    config_status,
+    copy_example_for_webhooks,
+    point_routes_at,
+)
 from tests.support.config import EXAMPLE
 from tests.support.server import RunningServer, running_server
 from tests.support.shop import ShopState, running_shop
@@ -189,11 +193,7 @@ async def test_a_gitea_push_is_tested_end_to_end(settings_for: SettingsFor, tmp_
         }
     ).encode()
     async with running_shop(state) as routes:
-        staging = config / "environments" / "staging.yaml"
-        text = staging.read_text()
-        for service, url in routes.items():
-            text = re.sub(rf"({service}): http://\S+", rf"\1: {url}", text)
-        staging.write_text(text)
+        point_routes_at(config / "environments" / "staging.yaml", routes)
         settings = settings_for(str(config), poll=3600, runner_concurrency=2)
         environ = {**WEBHOOK_ENVIRON, "SHOP_API_KEY": API_KEY}
         async with running_server(settings, environ=environ) as server:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,12 +20,13 @@ from tests.acceptance.helpers import (
     config_status,
     copy_example_for_webhooks,
     point_gitea_at,
+    point_routes_at,
 )
 from tests.support.fake_gitea import FakeGitea
 from tests.support.server import RunningServer, running_server, serving
 from tests.support.shop import ShopState, running_shop
 from tests.support.waiting import eventually
-from tests.support.webhooks import ARGOCD_TOKEN, signed
+from tests.support.webhooks import ARGOCD_HEADERS, argocd_body, signed
 
 pytestmark = pytest.mark.anyio
 SettingsFor = Callable[..., Settings]
@@ -52,11 +52,7 @@ def status_config(destination: Path, *, gitea_url: str, routes: dict[str, str]) 
     and its staging routes on the loopback shop."""
     config = copy_example_for_webhooks(destination)
     point_gitea_at(config, gitea_url)
-    staging = config / "environments" / "staging.yaml"
-    text = staging.read_text()
-    for service, url in routes.items():
-        text = re.sub(rf"({service}): http://\S+", rf"\1: {url}", text)
-    staging.write_text(text)
+    point_routes_at(config / "environments" / "staging.yaml", routes)
     return config
 
 
@@ -126,18 +122,10 @@ async def states(stack: Stack, sha: str, context: str, want: list[str], within: 
 
 async def sync(stack: Stack, repository: str, sha: str = SHA_2) -> None:
     """Send the TestMesh guide's Argo CD body for a sync of ``user-service``."""
-    body = json.dumps(
-        {
-            "app_name": "user-service",
-            "revision": sha,
-            "repository": repository,
-            "status": "Synced",
-            "health": "Healthy",
-        }
-    ).encode()
-    headers = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
     answer = await stack.server.client.post(
-        "/api/v1/webhooks/argocd", content=body, headers=headers
+        "/api/v1/webhooks/argocd",
+        content=argocd_body("user-service", sha, repository),
+        headers=ARGOCD_HEADERS,
     )
     assert answer.status_code == 202, answer.text
 

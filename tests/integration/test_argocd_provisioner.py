@@ -94,7 +94,9 @@ async def test_an_application_that_is_never_ready_times_out(setup: Setup) -> Non
         await setup.provisioner.provision(template(timeout="1ms"), context="pr-5")
 
 
-async def test_a_leftover_of_meshgate_is_adopted_and_a_foreign_app_refused(setup: Setup) -> None:
+async def test_a_leftover_of_meshgate_is_adopted_and_a_foreign_app_used_untouched(
+    setup: Setup,
+) -> None:
     ours = render_application(template(), context="pr-123")
     ours["spec"]["source"]["path"] = "deploy/old"
     setup.argocd.put(ours)
@@ -107,8 +109,8 @@ async def test_a_leftover_of_meshgate_is_adopted_and_a_foreign_app_refused(setup
     foreign["metadata"]["name"] = "user-service-pr-77"
     foreign["metadata"]["labels"] = {"team": "someone-else"}
     setup.argocd.put(foreign)
-    with pytest.raises(ProvisionFailed, match="meshgate did not create"):
-        await setup.provisioner.provision(template(), context="pr-77")
+    used = await setup.provisioner.provision(template(), context="pr-77")
+    assert (used.application, used.managed) == ("user-service-pr-77", False)
     assert setup.argocd.apps["user-service-pr-77"].document["metadata"]["labels"] == {
         "team": "someone-else"
     }

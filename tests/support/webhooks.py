@@ -40,3 +40,20 @@ def signed(body: bytes, event: str = "push") -> dict[str, str]:
         "X-Gitea-Delivery": hashlib.md5(body).hexdigest(),
         "X-Gitea-Signature": gitea_signature(body),
     }
+
+
+USER_SERVICE_REPO = "https://gitea.shop.internal/shop/user-service.git"
+ARGOCD_HEADERS = {"Authorization": f"Bearer {ARGOCD_TOKEN}", "Content-Type": "application/json"}
+
+
+def argocd_body(app: str, revision: str, repository: str = USER_SERVICE_REPO) -> bytes:
+    """The TestMesh guide's Argo CD notification body for a Synced and Healthy ``app``."""
+    return json.dumps(
+        {
+            "app_name": app,
+            "revision": revision,
+            "repository": repository,
+            "status": "Synced",
+            "health": "Healthy",
+        }
+    ).encode()

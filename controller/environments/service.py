@@ -1,0 +1,168 @@
+"""Leasing environments to runs: reuse within the TTL, provision once, wait for the run that
+provisions, release at the end.
+
+Which runs use the store: a run whose template is ``argocd`` (with no context, it gets an
+environment of its own, ``run-<id>``, torn down once the run ends), or any run with a
+context (a ``static`` template then only records the rendered routing, so the environment
+and the runs holding it are visible). A static template without a context needs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from controller.environments.argocd_provisioner import ArgoCDProvisioner, ProvisionFailed
+from controller.models.documents import ConfigDocument
+from controller.models.durations import parse_duration
+from controller.models.environments import Environment, EnvironmentRequest
+from controller.storage import Storage
+from controller.templating import TemplateError, render_value
+
+DEFAULT_TTL_MINUTES = 60
+WAIT_MARGIN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSettings:
+    wait_poll_seconds: float = 1.0
+    worker_lease: timedelta = timedelta(minutes=15)
+
+
+def needs_environment(template: ConfigDocument | None, context: str | None) -> bool:
+    if template is None:
+        return False
+    return template.spec.get("provisioner") == "argocd" or bool(context)
+
+
+class Environments:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        argocd: ArgoCDProvisioner | None,
+        worker: str,
+        settings: EnvironmentSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._storage = storage
+        self._argocd = argocd
+        self._worker = worker
+        self._settings = settings or EnvironmentSettings()
+        self._clock = clock
+        self._sleep = sleep
+
+    @contextlib.asynccontextmanager
+    async def held(
+        self, *, run_id: int, template: ConfigDocument, context: str | None
+    ) -> AsyncIterator[Environment]:
+        """The ready environment of ``template`` for ``context``, leased to ``run_id``
+        until the block ends; raises ``ProvisionFailed`` with the reason."""
+        ephemeral = not context
+        request = EnvironmentRequest(
+            workspace=template.workspace,
+            context=context or f"run-{run_id}",
+            template=template.name,
+            provisioner=str(template.spec.get("provisioner", "static")),
+            ttl_seconds=0
+            if ephemeral
+            else int(template.spec.get("ttl_minutes", DEFAULT_TTL_MINUTES)) * 60,
+        )
+        leased: list[int] = []
+        try:
+            environment = await self._ready(request, template, run_id, leased)
+            yield environment
+        finally:
+            # Also when provisioning failed, the wait timed out or the run was cancelled
+            # meanwhile: a lease left behind would keep the environment from expiring.
+            for env_id in leased:
+                await self._storage.release_environment(env_id, run_id=run_id, now=self._clock())
+
+    async def _ready(
+        self,
+        request: EnvironmentRequest,
+        template: ConfigDocument,
+        run_id: int,
+        leased: list[int],
+    ) -> Environment:
+        wait = template.spec.get("wait") or {}
+        patience = parse_duration(str(wait.get("timeout", "10m"))) + WAIT_MARGIN
+        deadline = self._clock() + patience
+        while True:
+            now = self._clock()
+            acquired = await self._storage.acquire_environment(
+                request,
+                run_id=run_id,
+                worker=self._worker,
+                now=now,
+                lease_until=now + self._settings.worker_lease,
+            )
+            environment = acquired.environment
+            if run_id in environment.leases and environment.id not in leased:
+                leased.append(environment.id)
+            if acquired.role == "ready":
+                return environment
+            if acquired.role == "provision":
+                return await self._provision(environment, template)
+            found = await self._wait(environment, deadline)
+            if found is not None:
+                return found
+
+    async def _provision(self, environment: Environment, template: ConfigDocument) -> Environment:
+        try:
+            routing = _routing(template, environment.context)
+            application = None
+            if environment.provisioner == "argocd":
+                if self._argocd is None:
+                    raise ProvisionFailed("the argocd provisioner is not available here")
+                done = await self._argocd.provision(template, context=environment.context)
+                application = done.application if done.managed else None
+        except BaseException as exc:
+            # Failed for good, or Argo CD unreachable (the run is queued again): either way
+            # the slot is freed, so the next attempt provisions anew instead of waiting for
+            # a provisioning nobody continues.
+            reason = str(exc) or type(exc).__name__
+            with contextlib.suppress(Exception):
+                await self._storage.environment_failed(
+                    environment.id, worker=self._worker, message=reason, now=self._clock()
+                )
+            raise
+        return await self._storage.environment_ready(
+            environment.id,
+            worker=self._worker,
+            routing=routing,
+            application=application,
+            now=self._clock(),
+        )
+
+    async def _wait(self, environment: Environment, deadline: datetime) -> Environment | None:
+        """Wait for another run's provisioning (the ready environment), or for a teardown
+        to finish (``None``: acquire again); raises ``ProvisionFailed``."""
+        while True:
+            if self._clock() >= deadline:
+                raise ProvisionFailed(
+                    f"environment {environment.context!r} was not ready in time "
+                    f"(still {environment.state})"
+                )
+            await self._sleep(self._settings.wait_poll_seconds)
+            environment = await self._storage.get_environment(environment.id)
+            if environment.state == "ready":
+                return environment
+            if environment.state == "failed":
+                raise ProvisionFailed(environment.message or "provisioning failed")
+            if environment.state == "deleted":
+                return None
+
+
+def _routing(template: ConfigDocument, context: str) -> dict[str, str]:
+    try:
+        urls = render_value(template.spec["routing_policy"], {"context": context})
+    except TemplateError as exc:
+        raise ProvisionFailed(
+            f"the routing policy of {template.name!r} does not render: {exc}"
+        ) from exc
+    return {str(name): str(url) for name, url in dict(urls).items()}
