@@ -11,16 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from controller.models.comments import CommentPost, DesiredComment
 from controller.storage.database import Database
-from controller.storage.outbox import claim_due, failure_statements
+from controller.storage.outbox import claim_due, desire_statement, failure_statements
 from controller.storage.tables import pr_comments
 from controller.storage.types import require_aware
 
 _c = pr_comments
 KEY = ("workspace", "integration", "repository", "number")
+DESIRED = ("rank", "body", "updated_at")
 
 
 class CommentQueries:
@@ -46,26 +46,8 @@ class CommentQueries:
             "updated_at": now,
         }
         async with self._db.write("recording a desired pull-request comment") as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            insert = dialect.insert(_c).values(values)
-            await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[_c.c[name] for name in KEY],
-                    set_={
-                        "rank": insert.excluded.rank,
-                        "body": insert.excluded.body,
-                        "version": _c.c.version + 1,
-                        "due": True,
-                        "attempts": 0,
-                        "last_error": "",
-                        "first_failed_at": None,
-                        "dead_at": None,
-                        "next_attempt_at": insert.excluded.next_attempt_at,
-                        "updated_at": insert.excluded.updated_at,
-                    },
-                    where=_c.c.rank < insert.excluded.rank,
-                )
-            )
+            statement = desire_statement(conn.dialect.name, _c, KEY, DESIRED)
+            await conn.execute(statement, [values])
 
     async def claim_comments(
         self, *, owner: str, now: datetime, lease_until: datetime, limit: int

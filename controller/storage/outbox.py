@@ -8,13 +8,42 @@ Both tables have ``id``, ``version``, ``due``, ``next_attempt_at``, ``attempts``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, Table, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.storage.tables import ERROR_MAX
+
+
+@lru_cache(maxsize=8)
+def desire_statement(
+    dialect_name: str, table: Table, key: Sequence[str], changed: Sequence[str]
+) -> Any:
+    """Insert an entry, or replace its desired content (the ``changed`` columns) when the
+    new one outranks it: a new version, due at once with a fresh budget, revived if dead.
+    Built once per table and dialect; executed with one row of parameters per entry."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    insert = dialect.insert(table)
+    c = table.c
+    return insert.on_conflict_do_update(
+        index_elements=[c[name] for name in key],
+        set_={
+            **{name: insert.excluded[name] for name in changed},
+            "version": c.version + 1,
+            "due": True,
+            "attempts": 0,
+            "last_error": "",
+            "first_failed_at": None,
+            "dead_at": None,
+            "next_attempt_at": insert.excluded.next_attempt_at,
+        },
+        where=c.rank < insert.excluded.rank,
+    )
 
 
 async def claim_due(

@@ -22,15 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from controller.models.runs import Run
 from controller.models.statuses import DesiredStatus, StatusPost, StatusTarget
 from controller.storage.database import Database
+from controller.storage.outbox import desire_statement
 from controller.storage.runs import run_from_row
 from controller.storage.tables import commit_statuses, runs
 from controller.storage.types import UTCDateTime, require_aware
@@ -38,6 +37,7 @@ from controller.storage.types import UTCDateTime, require_aware
 _s = commit_statuses
 _r = runs
 KEY = ("workspace", "integration", "repository", "sha", "context")
+DESIRED = ("run_id", "rank", "state", "description", "target_url", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +80,8 @@ class StatusQueries:
         require_aware(now, "now")
         async with self._db.write("recording desired commit statuses") as conn:
             if statuses:
-                await conn.execute(
-                    _upsert_statement(conn.dialect.name), [_row(s, now) for s in statuses]
-                )
+                statement = desire_statement(conn.dialect.name, _s, KEY, DESIRED)
+                await conn.execute(statement, [_row(s, now) for s in statuses])
             if runs_seen:
                 await conn.execute(
                     _SEEN, [{"run_id": run.id, "seen": run.updated_at} for run in runs_seen]
@@ -225,29 +224,6 @@ def _row(status: DesiredStatus, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
-
-
-@lru_cache(maxsize=2)
-def _upsert_statement(dialect_name: str) -> Any:
-    """Insert an entry, or replace its desired status when the new one outranks it (built
-    once per dialect; executed with one row of parameters per status)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    insert = dialect.insert(_s)
-    changed = ("run_id", "rank", "state", "description", "target_url", "updated_at")
-    return insert.on_conflict_do_update(
-        index_elements=[_s.c[name] for name in KEY],
-        set_={
-            **{name: insert.excluded[name] for name in changed},
-            "version": _s.c.version + 1,
-            "due": True,
-            "attempts": 0,
-            "last_error": "",
-            "first_failed_at": None,
-            "dead_at": None,
-            "next_attempt_at": insert.excluded.next_attempt_at,
-        },
-        where=_s.c.rank < insert.excluded.rank,
-    )
 
 
 def post_from_row(row: Row[Any]) -> StatusPost:

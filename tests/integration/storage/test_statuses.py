@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -34,6 +34,17 @@ def desired(
     }
     values.update(extra)
     return DesiredStatus(**values)  # type: ignore[arg-type]
+
+
+async def watchdog(storage: Storage, now: datetime, queued: str = "", stranded: str = "") -> int:
+    """The watchdog's repair with an hour's queue timeout and ten minutes' grace."""
+    return await storage.fail_stale_runs(
+        now=now,
+        queued_before=now - timedelta(hours=1),
+        lease_expired_before=now - timedelta(minutes=10),
+        queued_message=queued,
+        lease_message=stranded,
+    )
 
 
 async def claim(storage: Storage, owner: str = "p1", at: timedelta = timedelta(0), limit: int = 10):  # type: ignore[no-untyped-def]
@@ -206,13 +217,7 @@ async def test_the_watchdog_ends_runs_nobody_will_run(storage: Storage) -> None:
         [], now=T0, runs_seen=[c.run for c in await storage.run_status_changes()]
     )
     now = T0 + timedelta(hours=2, minutes=30)
-    changed = await storage.fail_stale_runs(
-        now=now,
-        queued_before=now - timedelta(hours=1),
-        lease_expired_before=now - timedelta(minutes=10),
-        queued_message="not started in time",
-        lease_message="runner gone",
-    )
+    changed = await watchdog(storage, now, "not started in time", "runner gone")
     assert changed == 2
     runs = {c.run.id: c.run for c in await storage.run_status_changes()}
     assert (runs[waiting].state, runs[waiting].message) == ("error", "not started in time")
@@ -233,13 +238,7 @@ async def test_the_watchdog_hands_back_a_run_whose_status_still_says_pending(
         [], now=T0, runs_seen=[c.run for c in await storage.run_status_changes()]
     )
     assert await storage.run_status_changes() == []  # as if the final state had been lost
-    changed = await storage.fail_stale_runs(
-        now=T0,
-        queued_before=T0 - timedelta(hours=1),
-        lease_expired_before=T0 - timedelta(minutes=10),
-        queued_message="",
-        lease_message="",
-    )
+    changed = await watchdog(storage, T0)
     assert changed == 1
     ((change,),) = [await storage.run_status_changes()]
     assert change.run.state == "failed"
@@ -247,13 +246,7 @@ async def test_the_watchdog_hands_back_a_run_whose_status_still_says_pending(
 
 async def test_the_watchdog_ends_a_pending_status_whose_run_is_gone(storage: Storage) -> None:
     await storage.desire_statuses([desired(run=999)], now=T0)
-    changed = await storage.fail_stale_runs(
-        now=T0,
-        queued_before=T0 - timedelta(hours=1),
-        lease_expired_before=T0 - timedelta(minutes=10),
-        queued_message="",
-        lease_message="",
-    )
+    changed = await watchdog(storage, T0)
     assert changed == 1
     (post,) = await claim(storage)
     assert (post.desired.state, post.desired.description, post.version) == (
