@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from controller.credentials import redact_url
 from controller.errors import TemporaryError
 
 MAX_MESSAGE_CHARS = 300
@@ -15,20 +16,24 @@ MAX_MESSAGE_CHARS = 300
 async def request(
     client: httpx.AsyncClient,
     method: str,
-    url: str,
+    api: str,
+    path: str,
     *,
-    where: str,
     authorization: str,
     unavailable: type[TemporaryError],
     json: Any = None,
     params: dict[str, Any] | None = None,
-) -> httpx.Response:
-    """Send; a transport failure (no connection, timeout, broken answer) is ``unavailable``
-    naming ``where`` (the method and a credential-free URL) and never ``authorization``."""
+) -> tuple[httpx.Response, str]:
+    """Send ``method`` to ``api`` + ``path``; the response and ``where`` it went (the method
+    and the URL without credentials, for error messages). A transport failure (no
+    connection, timeout, broken answer) is ``unavailable`` naming ``where``, never
+    ``authorization``."""
+    where = f"{method} {redact_url(api)}{path}"
     try:
-        return await client.request(
-            method, url, json=json, params=params, headers={"Authorization": authorization}
+        response = await client.request(
+            method, api + path, json=json, params=params, headers={"Authorization": authorization}
         )
+        return response, where
     except httpx.TimeoutException as exc:
         raise unavailable(f"{where}: no answer in time ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:

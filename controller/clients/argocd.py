@@ -23,7 +23,6 @@ from urllib.parse import quote
 import httpx
 
 from controller.clients.api_calls import error_message, request
-from controller.credentials import redact_url
 from controller.errors import PermanentError, TemporaryError
 from controller.settings import Secret
 
@@ -127,12 +126,11 @@ class ArgoCDClient:
         params: dict[str, str] | None = None,
         missing_ok: bool = False,
     ) -> Any:
-        where = f"{method} {redact_url(self._api)}{path}"
-        response = await request(
+        response, where = await request(
             self._client,
             method,
-            self._api + path,
-            where=where,
+            self._api,
+            path,
             authorization=f"Bearer {token.reveal()}",
             unavailable=ArgoCDUnavailable,
             json=json,

@@ -23,7 +23,6 @@ from urllib.parse import quote
 import httpx
 
 from controller.clients.api_calls import error_message, request
-from controller.credentials import redact_url
 from controller.errors import PermanentError, TemporaryError
 from controller.models.http import retry_after_seconds
 from controller.settings import Secret
@@ -160,12 +159,11 @@ class GiteaClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        where = f"{method} {redact_url(self._api)}{path}"
-        response = await request(
+        response, where = await request(
             self._client,
             method,
-            self._api + path,
-            where=where,
+            self._api,
+            path,
             authorization=f"token {token.reveal()}",
             unavailable=GiteaUnavailable,
             json=json,
