@@ -14,21 +14,22 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
 
 from controller.clients.argocd import ArgoCDClient
 from controller.clients.gitea import GiteaClient
-from controller.concurrency import BackgroundTasks
+from controller.concurrency import BackgroundTasks, WakeableJob
 from controller.configsync.push import ConfigPushTrigger
 from controller.configsync.review import ConfigReview
 from controller.configsync.service import ConfigAttempt, ConfigSync
 from controller.configsync.sources import ConfigSource, FolderSource, GitSource
 from controller.configsync.validation import ConfigValidator
 from controller.environments.argocd_provisioner import ArgoCDProvisioner
-from controller.environments.service import Environments
+from controller.environments.service import Environments, EnvironmentSettings
+from controller.environments.sweeper import EnvironmentSweeper, SweeperSettings
 from controller.errors import MeshgateError, StorageUnavailable
 from controller.filewatch import watch_folder
 from controller.gitrepo import GitMirror
@@ -96,16 +97,21 @@ class Controller:
         runner: Runner | None,
         poster: StatusPoster | None,
         watchdog: StatusWatchdog,
+        sweeper: EnvironmentSweeper,
+        sweep: WakeableJob,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
-        """``closers`` release what the collaborators share (API client pools) after the
-        background tasks have stopped."""
+        """``sweep`` runs ``sweeper.sweep`` (woken by releases too); ``closers`` release
+        what the collaborators share (API client pools) after the background tasks have
+        stopped."""
         self.settings = settings
         self.storage = storage
         self.sync = sync
         self.runner = runner
         self.poster = poster
         self._watchdog = watchdog
+        self._sweeper = sweeper
+        self._sweep = sweep
         self._closers = tuple(closers)
         self._scheduler = Scheduler()
         self._background = background
@@ -160,6 +166,12 @@ class Controller:
         if self.poster is not None:
             self._background.spawn(self.poster.run_forever(), name="status-poster")
             self._scheduler.every(POSTER_INTERVAL, self._wake_poster, name="status-poster")
+        self._scheduler.every(
+            self.settings.environment_sweep_interval, self._wake_sweep, name="environment-sweep"
+        )
+        self._scheduler.every(
+            self.settings.orphan_sweep_interval, self._sweep_orphans, name="orphan-sweep"
+        )
         try:
             yield
         finally:
@@ -181,6 +193,12 @@ class Controller:
     async def _wake_poster(self) -> None:
         if self.poster is not None:
             self.poster.wake()
+
+    async def _wake_sweep(self) -> None:
+        self._sweep.wake()
+
+    async def _sweep_orphans(self) -> None:
+        await self._sweeper.sweep_orphans()
 
     async def _watchdog_tick(self) -> None:
         await self._watchdog.tick()
@@ -255,11 +273,17 @@ def _status_poster(
     )
 
 
-async def build_controller(settings: Settings, *, environ: Mapping[str, str]) -> Controller:
+async def build_controller(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Controller:
     """Open storage (running migrations) and wire the server; raise ``MeshgateError``.
 
     ``environ`` is where ``{env: NAME}`` secret references are read (the process environment,
-    passed in by the CLI).
+    passed in by the CLI). ``clock`` is what environments' TTLs are measured with (tests
+    move it on by hours).
 
     A data directory meshgate creates is private (0700): the Git clone inside keeps the
     repository URL, credentials included, in its ``.git/config``. An existing directory is
@@ -314,15 +338,24 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             on_checked=config_checked if poster is not None else None,
         )
         runner = None
-        closers: list[Callable[[], Awaitable[None]]] = []
+        argocd = IntegrationClients[ArgoCDClient](
+            provider="argocd",
+            config=lambda: sync.live,
+            secrets=secrets,
+            client_factory=lambda url: ArgoCDClient(base_url=url),
+        )
+        closers: list[Callable[[], Awaitable[None]]] = [argocd.aclose]
+        provisioner = ArgoCDProvisioner(client_for=argocd.client_for)
+        sweeper = EnvironmentSweeper(
+            storage=storage,
+            argocd=provisioner,
+            config=lambda: sync.live,
+            worker=owner,
+            settings=SweeperSettings(orphan_grace=settings.orphan_grace),
+            clock=clock,
+        )
+        sweep = WakeableJob(sweeper.sweep, name="environment-sweep", background=background)
         if settings.runner_concurrency > 0:
-            argocd = IntegrationClients[ArgoCDClient](
-                provider="argocd",
-                config=lambda: sync.live,
-                secrets=secrets,
-                client_factory=lambda url: ArgoCDClient(base_url=url),
-            )
-            closers.append(argocd.aclose)
             runner = Runner(
                 storage=storage,
                 config=lambda: sync.live,
@@ -333,8 +366,11 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
                 on_finished=wake_poster,
                 environments=Environments(
                     storage=storage,
-                    argocd=ArgoCDProvisioner(client_for=argocd.client_for),
+                    argocd=provisioner,
                     worker=owner,
+                    settings=EnvironmentSettings(budget=settings.environment_budget),
+                    clock=clock,
+                    wake_sweeper=sweep.wake,
                 ),
             )
         push_trigger = ConfigPushTrigger(
@@ -358,6 +394,8 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
         def recorded(delivery: RecordedDelivery) -> None:
             push_trigger(delivery)
             review(delivery)
+            if delivery.delivery.match is not None and delivery.delivery.match.closes_pull_request:
+                sweep.wake()
             if delivery.runs:
                 wake_poster()
                 if runner is not None:
@@ -383,6 +421,8 @@ async def build_controller(settings: Settings, *, environ: Mapping[str, str]) ->
             watchdog=StatusWatchdog(
                 storage=storage, queue_timeout=settings.run_queue_timeout, on_change=wake_poster
             ),
+            sweeper=sweeper,
+            sweep=sweep,
             closers=closers,
         )
     except MeshgateError:

@@ -52,3 +52,40 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class WakeableJob:
+    """``job`` run in the background on ``wake()``, never twice at once: a wake-up while it
+    runs makes it run once more when it ends (what woke it may have happened after the
+    running pass looked). A failing pass is logged by ``BackgroundTasks``; the next wake-up
+    runs it again."""
+
+    def __init__(
+        self,
+        job: Callable[[], Coroutine[Any, Any, Any]],
+        *,
+        name: str,
+        background: BackgroundTasks,
+    ) -> None:
+        self._job = job
+        self._name = name
+        self._background = background
+        self._running = False
+        self._again = False
+
+    def wake(self) -> None:
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        self._background.spawn(self._passes(), name=self._name)
+
+    async def _passes(self) -> None:
+        try:
+            while True:
+                self._again = False
+                await self._job()
+                if not self._again:
+                    return
+        finally:
+            self._running = False

@@ -77,6 +77,14 @@ class Settings:
     """The longest wait between two attempts of one status post."""
     run_queue_timeout: timedelta = timedelta(hours=1)
     """A run that posts a status and waits longer than this in the queue ends ``error``."""
+    environment_budget: int = 20
+    """Live (not ``static``) environments per workspace at once; 0 for no limit."""
+    environment_sweep_interval: timedelta = timedelta(seconds=30)
+    """How often environments past their TTL are looked for (also right after a release)."""
+    orphan_sweep_interval: timedelta = timedelta(minutes=5)
+    orphan_grace: timedelta = timedelta(minutes=10)
+    """An Application labelled as meshgate's with no environment is deleted once it is
+    older than this (a provisioning in flight on another replica is never an orphan)."""
 
     @property
     def config_source_kind(self) -> SourceKind:
@@ -117,6 +125,10 @@ class Settings:
             "status_retry_for_seconds": self.status_retry_for.total_seconds(),
             "status_max_backoff_seconds": self.status_max_backoff.total_seconds(),
             "run_queue_timeout_seconds": self.run_queue_timeout.total_seconds(),
+            "environment_budget": self.environment_budget,
+            "environment_sweep_interval_seconds": self.environment_sweep_interval.total_seconds(),
+            "orphan_sweep_interval_seconds": self.orphan_sweep_interval.total_seconds(),
+            "orphan_grace_seconds": self.orphan_grace.total_seconds(),
         }
 
 
@@ -137,6 +149,10 @@ _ENVIRONMENT = {
     "status_retry_for": "MESHGATE_STATUS_RETRY_FOR",
     "status_max_backoff": "MESHGATE_STATUS_MAX_BACKOFF",
     "run_queue_timeout": "MESHGATE_RUN_QUEUE_TIMEOUT",
+    "environment_budget": "MESHGATE_ENVIRONMENT_BUDGET",
+    "environment_sweep_interval": "MESHGATE_ENVIRONMENT_SWEEP_INTERVAL",
+    "orphan_sweep_interval": "MESHGATE_ORPHAN_SWEEP_INTERVAL",
+    "orphan_grace": "MESHGATE_ORPHAN_GRACE",
 }
 
 
@@ -172,9 +188,13 @@ def _convert(raw: Mapping[str, str]) -> Settings:
 
 
 def _concurrency(text: str) -> int:
+    return _count(text, 0, 256)
+
+
+def _count(text: str, low: int, high: int) -> int:
     value = int(text)
-    if not 0 <= value <= 256:
-        raise ValueError(f"{value} is out of range 0-256")
+    if not low <= value <= high:
+        raise ValueError(f"{value} is out of range {low}-{high}")
     return value
 
 
@@ -188,7 +208,7 @@ def _port(text: str) -> int:
 def _interval(text: str) -> timedelta:
     value = parse_duration(text)
     if value < timedelta(seconds=1):
-        raise ValueError(f"poll interval {text!r} is below the minimum of 1s")
+        raise ValueError(f"interval {text!r} is below the minimum of 1s")
     return value
 
 
@@ -216,6 +236,10 @@ _CONVERTERS: dict[str, Any] = {
     "status_retry_for": _positive_duration,
     "status_max_backoff": _positive_duration,
     "run_queue_timeout": _positive_duration,
+    "environment_budget": lambda t: _count(t, 0, 100_000),
+    "environment_sweep_interval": _interval,
+    "orphan_sweep_interval": _interval,
+    "orphan_grace": parse_duration,
     "poll_interval": _interval,
     "data_dir": Path,
     "port": _port,

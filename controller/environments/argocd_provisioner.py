@@ -141,9 +141,11 @@ class ArgoCDProvisioner:
         """Delete ``application`` with its resources and wait until it is gone; an
         Application already gone is fine. Raises ``ProvisionFailed`` past
         ``within_seconds``."""
-        client, token = self._client_for(workspace, integration)
-        if not await client.delete_application(application, project=project, token=token):
+        if not await self.request_deletion(
+            workspace=workspace, integration=integration, application=application, project=project
+        ):
             return
+        client, token = self._client_for(workspace, integration)
         deadline = time.monotonic() + within_seconds
         while await client.get_application(application, project=project, token=token):
             if time.monotonic() >= deadline:
@@ -151,6 +153,23 @@ class ArgoCDProvisioner:
                     f"Application {application!r} still exists after {within_seconds:.0f}s"
                 )
             await self._sleep(self._poll)
+
+    async def managed_applications(
+        self, *, workspace: str, integration: str
+    ) -> list[dict[str, Any]]:
+        """The Applications of ``integration`` whose labels say meshgate made them for
+        ``workspace`` (what the orphan sweep looks through)."""
+        client, token = self._client_for(workspace, integration)
+        selector = f"{MANAGED_BY}=meshgate,{WORKSPACE_LABEL}={workspace}"
+        return await client.list_applications(selector=selector, token=token)
+
+    async def request_deletion(
+        self, *, workspace: str, integration: str, application: str, project: str
+    ) -> bool:
+        """Ask Argo CD to delete ``application`` with its resources, without waiting;
+        ``False`` when it was already gone."""
+        client, token = self._client_for(workspace, integration)
+        return await client.delete_application(application, project=project, token=token)
 
     async def _wait_ready(
         self,

@@ -30,6 +30,8 @@ WAIT_MARGIN = timedelta(minutes=1)
 class EnvironmentSettings:
     wait_poll_seconds: float = 1.0
     worker_lease: timedelta = timedelta(minutes=15)
+    budget: int = 0
+    """Live environments per workspace (``0``: no limit); a run past it waits for room."""
 
 
 def needs_environment(template: ConfigDocument | None, context: str | None) -> bool:
@@ -48,7 +50,12 @@ class Environments:
         settings: EnvironmentSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wake_sweeper: Callable[[], None] = lambda: None,
     ) -> None:
+        """``wake_sweeper`` is called when a teardown may be due now: a run let go of its
+        environments (an ephemeral one, or a closed pull request's, goes at once), or a run
+        waits for room in a full workspace (an idle environment was expired for it)."""
+        self._wake_sweeper = wake_sweeper
         self._storage = storage
         self._argocd = argocd
         self._worker = worker
@@ -58,19 +65,30 @@ class Environments:
 
     @contextlib.asynccontextmanager
     async def held(
-        self, *, run_id: int, template: ConfigDocument, context: str | None
+        self,
+        *,
+        run_id: int,
+        template: ConfigDocument,
+        context: str | None,
+        pull_request: str | None = None,
     ) -> AsyncIterator[Environment]:
         """The ready environment of ``template`` for ``context``, leased to ``run_id``
-        until the block ends; raises ``ProvisionFailed`` with the reason."""
+        until the block ends; raises ``ProvisionFailed`` with the reason. ``pull_request``
+        (``pull_request_key``) is the PR the run serves: its close tears the environment
+        down."""
         ephemeral = not context
+        provisioner = str(template.spec.get("provisioner", "static"))
         request = EnvironmentRequest(
             workspace=template.workspace,
             context=context or f"run-{run_id}",
             template=template.name,
-            provisioner=str(template.spec.get("provisioner", "static")),
+            provisioner=provisioner,
             ttl_seconds=0
             if ephemeral
             else int(template.spec.get("ttl_minutes", DEFAULT_TTL_MINUTES)) * 60,
+            integration=template.spec.get("integration") if provisioner == "argocd" else None,
+            budget=self._settings.budget or None,
+            pull_request=pull_request,
         )
         leased: list[int] = []
         try:
@@ -81,6 +99,8 @@ class Environments:
             # meanwhile: a lease left behind would keep the environment from expiring.
             for env_id in leased:
                 await self._storage.release_environment(env_id, run_id=run_id, now=self._clock())
+            if leased:
+                self._wake_sweeper()
 
     async def _ready(
         self,
@@ -102,6 +122,9 @@ class Environments:
                 lease_until=now + self._settings.worker_lease,
             )
             environment = acquired.environment
+            if environment is None:
+                await self._wait_for_room(request, acquired.live, run_id, deadline)
+                continue
             if run_id in environment.leases and environment.id not in leased:
                 leased.append(environment.id)
             if acquired.role == "ready":
@@ -112,15 +135,31 @@ class Environments:
             if found is not None:
                 return found
 
+    async def _wait_for_room(
+        self, request: EnvironmentRequest, live: int, run_id: int, deadline: datetime
+    ) -> None:
+        """The workspace is at its budget: say so on the run, then wait a while (an idle
+        environment was expired to make room, or a run will release one)."""
+        reason = (
+            f"waiting for room for environment {request.context!r}: workspace "
+            f"{request.workspace!r} has {live} of {request.budget} live environments"
+        )
+        if self._clock() >= deadline:
+            raise ProvisionFailed(f"{reason}, and the wait ran out")
+        await self._storage.note_running_run(run_id, message=reason, now=self._clock())
+        self._wake_sweeper()
+        await self._sleep(self._settings.wait_poll_seconds)
+
     async def _provision(self, environment: Environment, template: ConfigDocument) -> Environment:
         try:
             routing = _routing(template, environment.context)
-            application = None
+            application = project = None
             if environment.provisioner == "argocd":
                 if self._argocd is None:
                     raise ProvisionFailed("the argocd provisioner is not available here")
                 done = await self._argocd.provision(template, context=environment.context)
-                application = done.application if done.managed else None
+                if done.managed:
+                    application, project = done.application, done.project
         except BaseException as exc:
             # Failed for good, or Argo CD unreachable (the run is queued again): either way
             # the slot is freed, so the next attempt provisions anew instead of waiting for
@@ -136,6 +175,7 @@ class Environments:
             worker=self._worker,
             routing=routing,
             application=application,
+            project=project,
             now=self._clock(),
         )
 

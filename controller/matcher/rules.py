@@ -94,6 +94,9 @@ class CompiledRule:
             ),
         )
 
+    def branch_matches(self, branch: str) -> bool:
+        return self._branch_matches(branch)
+
     def render_context(self, scope: Mapping[str, Any]) -> str | None:
         """The environment context in ``scope`` (``context_scope(event)``), or ``None`` when
         the rule has none. Raises ``ContextError``."""

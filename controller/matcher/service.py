@@ -17,6 +17,7 @@ from typing import Any
 from controller.matcher.patterns import PatternIndex
 from controller.matcher.rules import CompiledRule, ContextError, context_scope, value_matcher
 from controller.models.documents import ConfigDocument
+from controller.models.environments import pull_request_key
 from controller.models.events import Event
 from controller.models.matching import Check, MatchReport, RuleDecision
 from controller.models.runs import RunRequest
@@ -72,6 +73,8 @@ class Matcher:
         }
         if not event.trigger:
             reason = event.ignored_reason
+            if _closes_pull_request(event):
+                return Match(_closing_report(indexed, event, reason, base), ())
             return Match(
                 MatchReport(summary=f"ignored: {reason}", ignored_reason=reason, **base), ()
             )
@@ -178,6 +181,46 @@ def _build(snapshot: ConfigSnapshot, integration: ConfigDocument) -> _Integratio
         by_repository=PatternIndex((rule.repository, rule) for rule in rules),
         app_filter=app_filter,
         gitea_by_host=gitea_by_host,
+    )
+
+
+def _closes_pull_request(event: Event) -> bool:
+    return (
+        event.source == "gitea"
+        and event.type == "pull_request"
+        and event.action == "closed"
+        and event.pr_number is not None
+    )
+
+
+def _closing_report(
+    indexed: _IntegrationRules, event: Event, reason: str, base: dict[str, Any]
+) -> MatchReport:
+    """A closed pull request starts no run; it closes the environments serving it and
+    those of the contexts that the integration's pull request rules render for it (a rule
+    since disabled included: its environment is still there)."""
+    assert event.pr_number is not None
+    scope = context_scope(event)
+    contexts: list[str] = []
+    for rule in indexed.by_repository.find(event.repository):
+        if "pull_request" not in rule.event_types or not rule.branch_matches(event.branch):
+            continue
+        try:
+            context = rule.render_context(scope)
+        except ContextError:
+            continue
+        if context is not None and context not in contexts:
+            contexts.append(context)
+    closes = pull_request_key(event.repository, event.pr_number)
+    summary = f"ignored: {reason}; closes the environments of {closes}"
+    if contexts:
+        summary += " and of context " + ", ".join(repr(c) for c in contexts)
+    return MatchReport(
+        summary=summary,
+        ignored_reason=reason,
+        closes_pull_request=closes,
+        closes_contexts=tuple(contexts),
+        **base,
     )
 
 

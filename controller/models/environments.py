@@ -7,6 +7,10 @@ four hold the (workspace, context) slot; ``deleted`` and ``failed`` free it. The
 from the moment the last lease is released; a leased environment never expires. One past
 its TTL that the sweeper has not claimed yet is still deployed and is reused by the next run
 of its context; once claimed (``deleting``), runs wait for the teardown and provision anew.
+
+A closed pull request asks for its environments to go (``close_requested_at``): they expire
+the moment no run holds them, whatever their TTL. A run that still comes for that context
+uses it meanwhile; once it is torn down, the next run provisions a fresh one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from controller.models.timestamps import iso_utc
 EnvironmentState = Literal["provisioning", "ready", "expiring", "deleting", "deleted", "failed"]
 ENVIRONMENT_STATES: tuple[EnvironmentState, ...] = get_args(EnvironmentState)
 ACTIVE_STATES: tuple[EnvironmentState, ...] = ("provisioning", "ready", "expiring", "deleting")
-Role = Literal["provision", "ready", "wait"]
+Role = Literal["provision", "ready", "wait", "full"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +37,17 @@ class EnvironmentRequest:
     template: str
     provisioner: str
     ttl_seconds: int
+    integration: str | None = None
+    """The Argo CD integration that provisions (and later tears down) its Application."""
+    budget: int | None = None
+    """At most this many live environments (not ``static``) in the workspace."""
+    pull_request: str | None = None
+    """The pull request the run serves (``pull_request_key``): its close closes this."""
+
+
+def pull_request_key(repository: str, number: int) -> str:
+    """How environments name the pull request they serve: ``owner/repo#N`` in Gitea."""
+    return f"{repository}#{number}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,12 +61,17 @@ class Environment:
     ttl_seconds: int
     routing: Mapping[str, str] = field(default_factory=dict)
     application: str | None = None
+    integration: str | None = None
+    project: str | None = None
     message: str = ""
     created_at: datetime
     ready_at: datetime | None = None
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
     deleted_at: datetime | None = None
+    pull_request: str | None = None
+    close_requested_at: datetime | None = None
+    teardown_attempts: int = 0
     leases: tuple[int, ...] = ()
     """The runs holding it."""
 
@@ -69,12 +89,17 @@ class Environment:
             "ttl_minutes": self.ttl_seconds / 60,
             "routing": dict(self.routing),
             "application": self.application,
+            "integration": self.integration,
+            "project": self.project,
             "message": self.message or None,
             "created_at": when(self.created_at),
             "ready_at": when(self.ready_at),
             "last_used_at": when(self.last_used_at),
             "expires_at": when(self.expires_at),
             "deleted_at": when(self.deleted_at),
+            "pull_request": self.pull_request,
+            "close_requested_at": when(self.close_requested_at),
+            "teardown_attempts": self.teardown_attempts,
             "runs": list(self.leases),
         }
 
@@ -82,8 +107,10 @@ class Environment:
 @dataclass(frozen=True, slots=True)
 class Acquired:
     """The outcome of asking for an environment: ``provision`` (this run provisions it),
-    ``ready`` (use it now) or ``wait`` (another run provisions it, or the previous one of
-    the context is being torn down: ask again)."""
+    ``ready`` (use it now), ``wait`` (another run provisions it, or the previous one of
+    the context is being torn down: ask again) or ``full`` (the workspace's budget of live
+    environments is used up: no environment, ask again; ``live`` says how many there are)."""
 
-    environment: Environment
+    environment: Environment | None
     role: Role
+    live: int = 0

@@ -101,6 +101,8 @@ class MatchReport:
       (their ``repository`` did not match). With thousands of rules, evaluating and storing
       thousands of "repository does not match" lines per delivery would cost more than it
       tells; ``explain --rule NAME`` evaluates any one rule in full.
+    - ``closes_pull_request`` / ``closes_contexts``: a closed pull request tears down the
+      environments serving it and those of the contexts its rules render for it.
     """
 
     config_revision: str
@@ -112,6 +114,8 @@ class MatchReport:
     rules_total: int = 0
     decisions: tuple[RuleDecision, ...] = ()
     unlisted: int = 0
+    closes_pull_request: str = ""
+    closes_contexts: tuple[str, ...] = ()
 
     @property
     def matched(self) -> tuple[RuleDecision, ...]:
@@ -128,6 +132,8 @@ class MatchReport:
             "rules_total": self.rules_total,
             "decisions": [decision.to_dict() for decision in self.decisions],
             "unlisted": self.unlisted,
+            "closes_pull_request": self.closes_pull_request,
+            "closes_contexts": list(self.closes_contexts),
         }
 
     @classmethod
@@ -143,4 +149,6 @@ class MatchReport:
             rules_total=data.get("rules_total", 0),
             decisions=tuple(RuleDecision.from_dict(d) for d in data.get("decisions", ())),
             unlisted=data.get("unlisted", 0),
+            closes_pull_request=data.get("closes_pull_request", ""),
+            closes_contexts=tuple(data.get("closes_contexts", ())),
         )

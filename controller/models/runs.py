@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from controller.models.environments import pull_request_key
 from controller.models.statuses import StatusTarget
 from controller.models.timestamps import iso_utc
 
@@ -68,6 +69,19 @@ class RunRequest:
     routes: Mapping[str, str] = field(default_factory=dict)
     status_target: StatusTarget | None = None
     status_problem: str = ""
+
+    @property
+    def pull_request(self) -> str | None:
+        """The Gitea pull request this run serves (``pull_request_key``), when known: the
+        PR's own repository for a Gitea event, the repository its status goes to for an
+        Argo CD sync of a preview. Closing that PR closes the run's environment."""
+        if self.pr_number is None:
+            return None
+        if self.status_target is not None:
+            return pull_request_key(self.status_target.repository, self.pr_number)
+        if self.trigger_type == "webhook" and self.repository:
+            return pull_request_key(self.repository, self.pr_number)
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -215,7 +215,12 @@ class Runner:
             )
         assert template is not None
         held = await stack.enter_async_context(
-            self._environments.held(run_id=run.id, template=template, context=request.context)
+            self._environments.held(
+                run_id=run.id,
+                template=template,
+                context=request.context,
+                pull_request=request.pull_request,
+            )
         )
         try:
             return RoutingPolicy.of({**held.routing, **request.routes})

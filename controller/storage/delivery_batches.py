@@ -5,7 +5,8 @@ takes the database's single write lock. One transaction per delivery makes concu
 webhooks queue for that lock (and, across connections, sleep in SQLite's busy handler). So
 deliveries are handed to one writer task per ``Storage``: it takes every delivery waiting,
 writes them in one transaction with multi-row statements (deliveries, then runs, then one
-supersede; Argo CD syncs first look up their app's latest sync, see ``redeploys``),
+supersede; Argo CD syncs first look up their app's latest sync, see ``redeploys``; a closed
+pull request closes its environments in the same transaction),
 commits, and only then answers each caller. Nothing waits on a timer: the writer
 lets the tasks already runnable go first (two event loop turns), then takes what is queued;
 under low load a batch is one delivery, under load the deliveries that arrived meanwhile.
@@ -36,6 +37,7 @@ from controller.models.deliveries import Delivery, RecordedDelivery
 from controller.models.runs import RunRequest
 from controller.storage.bulk import BulkInsert
 from controller.storage.database import Database
+from controller.storage.environments import close_environments
 from controller.storage.redeploys import resolve_redeploys
 from controller.storage.rows import delivery_from_row
 from controller.storage.runs import queue_runs
@@ -217,6 +219,7 @@ class DeliveryBatcher:
                 continue
             pending.delivery = replace(pending.delivery, id=row_id)
             runs.extend((request, row_id) for request in pending.runs)
+            await _close_environments(conn, pending.delivery)
         queued = await queue_runs(conn, runs, at=batch[0].delivery.received_at) if runs else ()
         by_delivery: dict[int, list[Any]] = {}
         for run in queued:
@@ -268,6 +271,18 @@ class DeliveryBatcher:
         for pending, row_id in zip(keyless, sorted(anonymous), strict=True):
             found[id(pending)] = row_id
         return found
+
+
+async def _close_environments(conn: AsyncConnection, delivery: Delivery) -> None:
+    match = delivery.match
+    if match is not None and (match.closes_pull_request or match.closes_contexts):
+        await close_environments(
+            conn,
+            delivery.workspace,
+            match.closes_contexts,
+            match.closes_pull_request or None,
+            delivery.received_at,
+        )
 
 
 def _keys(pending: PendingDelivery) -> list[tuple[str, ...]]:

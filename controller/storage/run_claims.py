@@ -103,6 +103,16 @@ class RunClaimQueries:
             state = await _state(conn, run_id)
         return "cancelled" if state == "running" else state
 
+    async def note_running_run(self, run_id: int, *, message: str, now: datetime) -> None:
+        """Say what a running run is waiting for (an environment of a full workspace):
+        shown on the run until it moves on."""
+        async with self._db.write(f"noting why run {run_id} waits") as conn:
+            await conn.execute(
+                update(_t)
+                .where(_t.c.id == run_id, _t.c.state == "running")
+                .values(message=message, updated_at=now)
+            )
+
     async def finish_run(
         self,
         run_id: int,

@@ -235,6 +235,8 @@ pr_comments = Table(
     Index(None, "due", "next_attempt_at"),
 )
 
+PULL_REQUEST_MAX = 300
+
 # Test environments (controller.models.environments): ``active_context`` is the context while
 # the environment holds its (workspace, context) slot and NULL once deleted or failed, so the
 # unique constraint allows one active environment per slot and any number of past ones.
@@ -251,7 +253,15 @@ environments = Table(
     Column("ttl_seconds", Integer, nullable=False),
     Column("routing", JSON_DOCUMENT, nullable=False),
     Column("application", String(NAME_MAX), nullable=True),
+    # Where the application lives: the Argo CD integration and project that tear it down.
+    Column("integration", String(NAME_MAX), nullable=True),
+    Column("project", String(NAME_MAX), nullable=True),
     Column("message", Text, nullable=False),
+    # The pull request it serves (owner/repo#N in Gitea): closing it closes the environment.
+    Column("pull_request", String(PULL_REQUEST_MAX), nullable=True),
+    # A closed pull request's environment goes as soon as no run holds it.
+    Column("close_requested_at", UTCDateTime, nullable=True),
+    Column("teardown_attempts", Integer, nullable=False, server_default="0"),
     # Who provisions or tears it down, until when (a crashed worker's lease runs out).
     Column("worker", String(LEASE_OWNER_MAX), nullable=True),
     Column("worker_until", UTCDateTime, nullable=True),
@@ -264,6 +274,7 @@ environments = Table(
     UniqueConstraint("workspace", "active_context"),
     Index(None, "state", "expires_at"),
     Index(None, "workspace", "id"),
+    Index(None, "workspace", "pull_request"),
 )
 
 # The runs holding an environment (a held environment is never torn down).

@@ -31,6 +31,7 @@ async def test_the_environments_of_a_workspace_are_listed(settings_for: Settings
         acquired = await server.controller.storage.acquire_environment(
             request, run_id=41, worker="w", now=now, lease_until=now + timedelta(minutes=5)
         )
+        assert acquired.environment is not None
         listed = (await server.client.get("/api/v1/workspaces/shop/environments")).json()
         (env,) = listed["environments"]
         assert (env["id"], env["context"], env["state"], env["runs"]) == (

@@ -4,71 +4,25 @@ context at once provision one Application; a failure reaches every waiting run."
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from controller.clients.argocd import ArgoCDClient
-from controller.environments.argocd_provisioner import ArgoCDProvisioner, ProvisionFailed
-from controller.environments.service import Environments, EnvironmentSettings
-from controller.models.documents import ConfigDocument
+from controller.environments.argocd_provisioner import ProvisionFailed
 from controller.models.environments import Environment
-from controller.settings import Secret
-from controller.storage import Storage
-from tests.support.config import EXAMPLE, snapshot_of
-from tests.support.fake_argocd import FakeArgoCD
-from tests.support.server import serving
+from tests.support.environments import environment_stack
 
 pytestmark = pytest.mark.anyio
-TOKEN = Secret("argocd-token-for-environment-service-tests")
-
-
-def preview() -> ConfigDocument:
-    text = (EXAMPLE / "environments" / "pr-preview.yaml").read_text()
-    doc = snapshot_of(text).get("shop", "EnvironmentTemplate", "pr-preview")
-    assert doc is not None
-    return doc
-
-
-@dataclass
-class Setup:
-    environments: Environments
-    storage: Storage
-    argocd: FakeArgoCD
-
-
-@contextlib.asynccontextmanager
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    argocd = FakeArgoCD(token=TOKEN.reveal())
-    async with (
-        serving(argocd) as url,
-        ArgoCDClient(base_url=url) as client,
-        await Storage.open(f"sqlite+aiosqlite:///{tmp_path / 'meshgate.db'}") as storage,
-    ):
-        provisioner = ArgoCDProvisioner(
-            client_for=lambda ws, name: (client, TOKEN), poll_seconds=0.01
-        )
-        environments = Environments(
-            storage=storage,
-            argocd=provisioner,
-            worker="runner-1",
-            settings=EnvironmentSettings(wait_poll_seconds=0.02),
-        )
-        yield Setup(environments, storage, argocd)
-    assert argocd.violations == []
 
 
 async def test_ten_runs_of_a_new_context_provision_one_application(tmp_path: Path) -> None:
-    async with setup(tmp_path) as s:
+    async with environment_stack(tmp_path) as s:
         gate, all_in = asyncio.Event(), asyncio.Event()
         seen: list[Environment] = []
 
         async def run(run_id: int) -> None:
             async with s.environments.held(
-                run_id=run_id, template=preview(), context="pr-1"
+                run_id=run_id, template=s.template, context="pr-1"
             ) as env:
                 seen.append(env)
                 if len(seen) == 10:
@@ -90,12 +44,12 @@ async def test_ten_runs_of_a_new_context_provision_one_application(tmp_path: Pat
 
 
 async def test_a_failed_provisioning_fails_every_waiting_run(tmp_path: Path) -> None:
-    async with setup(tmp_path) as s:
+    async with environment_stack(tmp_path) as s:
         s.argocd.degrade("user-service-pr-2")
 
         async def run(run_id: int) -> str:
             try:
-                async with s.environments.held(run_id=run_id, template=preview(), context="pr-2"):
+                async with s.environments.held(run_id=run_id, template=s.template, context="pr-2"):
                     return "ran"
             except ProvisionFailed as exc:
                 return str(exc)

@@ -12,7 +12,8 @@ Behaviour, as argocd.md §2 describes Argo CD's code:
   created, reconciled, operation running, synced and progressing, then Synced + Healthy), one
   stage per GET after ``polls_per_stage`` GETs; ``degrade(name)`` makes it end Degraded.
 - Delete with cascade marks it deleting (``deletionTimestamp``) and removes it after
-  ``delete_polls`` further GETs.
+  ``delete_polls`` further GETs of it or lists (the finalizer's work takes a while).
+- ``unavailable`` > 0: that many next requests answer 503 (an Argo CD outage).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class FakeArgoCD:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     degrading: set[str] = field(default_factory=set)
+    unavailable: int = 0
 
     def degrade(self, name: str) -> None:
         """The Application ``name`` (now or once created) ends Degraded instead of Healthy."""
@@ -69,6 +71,9 @@ class FakeArgoCD:
 
     def created(self) -> list[str]:
         return [path for method, path, _ in self.requests if method == "POST"]
+
+    def deleted(self) -> list[str]:
+        return [path for method, path, _ in self.requests if method == "DELETE"]
 
     def put(self, document: dict[str, Any]) -> None:
         """An Application that exists already (made by someone else), as stored."""
@@ -90,6 +95,9 @@ class FakeArgoCD:
         if problems or operation is None:
             self.violations.extend(f"{method} {path}: {p}" for p in problems)
             return _error(400, "; ".join(problems), 3)
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            return _error(503, "the Argo CD API server is restarting", 14)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return _error(401, "no session information", 16)
         template = operation.template
@@ -119,13 +127,17 @@ class FakeArgoCD:
         self.apps[name] = FakeApp(stored, degraded=name in self.degrading)
         return JSONResponse(self._view(self.apps[name]))
 
-    def _get(self, name: str, query: dict[str, str]) -> Response:
+    def _tick_deletion(self, name: str) -> FakeApp | None:
         app = self.apps.get(name)
         if app is not None and app.deleting_polls is not None:
             app.deleting_polls -= 1
             if app.deleting_polls < 0:
                 del self.apps[name]
-                app = None
+                return None
+        return app
+
+    def _get(self, name: str, query: dict[str, str]) -> Response:
+        app = self._tick_deletion(name)
         if app is None or not _in_project(app, query):
             return self._missing(name, query)
         app.polls += 1
@@ -144,6 +156,8 @@ class FakeArgoCD:
 
     def _list(self, selector: str) -> Response:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+        for name in list(self.apps):
+            self._tick_deletion(name)
         items = [
             self._view(app)
             for name, app in sorted(self.apps.items())

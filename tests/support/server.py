@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -52,9 +53,14 @@ async def serving(app: Any, *, lifespan: Literal["on", "off"] = "off") -> AsyncI
 
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, *, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[RunningServer]:
-    controller = await build_controller(settings, environ=environ or {})
+    """``clock``: the environments' clock (``MovableClock`` to pass a TTL in an instant)."""
+    extra = {} if clock is None else {"clock": clock}
+    controller = await build_controller(settings, environ=environ or {}, **extra)
     try:
         async with (
             serving(controller.app, lifespan="on") as base_url,
@@ -63,3 +69,16 @@ async def running_server(
             yield RunningServer(base_url, controller, client)
     finally:
         await controller.close()
+
+
+@dataclass
+class MovableClock:
+    """The real time plus an offset that tests move forward (``advance``)."""
+
+    offset: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by

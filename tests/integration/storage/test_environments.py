@@ -4,6 +4,7 @@ TTL, torn down only when no run holds them."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -144,3 +145,187 @@ async def test_environments_are_listed_newest_first_with_their_runs(storage: Sto
     (active,) = await storage.list_environments(workspace="shop", active_only=True)
     assert active.to_dict()["runs"] == [2]
     assert await storage.list_environments(workspace="other") == []
+
+
+async def ready_environment(storage: Storage, run: int = 1, request: EnvironmentRequest = PR_123):  # type: ignore[no-untyped-def]
+    acquired = await storage.acquire_environment(
+        request, run_id=run, worker="w1", now=T0, lease_until=T0 + LEASE
+    )
+    assert acquired.environment is not None
+    return await storage.environment_ready(
+        acquired.environment.id,
+        worker="w1",
+        routing=ROUTES,
+        application=f"user-service-{request.context}",
+        project="previews",
+        now=T0,
+    )
+
+
+async def test_an_environment_remembers_where_its_application_lives(storage: Storage) -> None:
+    request = replace(PR_123, integration="argocd-staging")
+    env = await ready_environment(storage, request=request)
+    assert (env.application, env.integration, env.project) == (
+        "user-service-pr-123",
+        "argocd-staging",
+        "previews",
+    )
+    assert await storage.active_environment_applications(workspace="shop") == {
+        "pr-123": "user-service-pr-123"
+    }
+    assert await storage.active_environment_applications(workspace="other") == {}
+
+
+async def test_past_its_ttl_an_environment_shows_expiring_until_it_is_claimed(
+    storage: Storage,
+) -> None:
+    env = await ready_environment(storage)
+    other = await ready_environment(storage, run=2, request=replace(PR_123, context="pr-124"))
+    await storage.release_environment(env.id, run_id=1, now=T0)
+    await storage.release_environment(other.id, run_id=2, now=T0)
+    later = T0 + timedelta(hours=3)
+    taken = await storage.claim_expired_environment(
+        worker="sweeper", now=later, lease_until=later + LEASE
+    )
+    assert taken is not None
+    assert taken.state == "deleting"
+    states = {e.context: e.state for e in await storage.list_environments(workspace="shop")}
+    assert states == {"pr-123": "deleting", "pr-124": "expiring"}
+
+
+async def test_a_failed_teardown_is_claimed_again_once_its_retry_is_due(storage: Storage) -> None:
+    env = await ready_environment(storage)
+    await storage.release_environment(env.id, run_id=1, now=T0)
+    due = T0 + timedelta(hours=2)
+    taken = await storage.claim_expired_environment(worker="s1", now=due, lease_until=due + LEASE)
+    assert taken is not None
+    failed = await storage.environment_teardown_failed(
+        env.id,
+        worker="s1",
+        message="Argo CD unavailable",
+        retry_at=due + timedelta(seconds=30),
+        now=due,
+    )
+    assert (failed.state, failed.message, failed.teardown_attempts) == (
+        "deleting",
+        "Argo CD unavailable",
+        1,
+    )
+    soon = due + timedelta(seconds=29)
+    assert await storage.claim_expired_environment(worker="s2", now=soon, lease_until=soon) is None
+    retry = due + timedelta(seconds=31)
+    again = await storage.claim_expired_environment(
+        worker="s2", now=retry, lease_until=retry + LEASE
+    )
+    assert again is not None
+    assert again.id == env.id
+    with pytest.raises(StorageError):
+        await storage.environment_deleted(env.id, worker="s1", now=retry)
+    await storage.environment_deleted(env.id, worker="s2", now=retry)
+    gone = await storage.get_environment(env.id)
+    assert (gone.state, gone.message, gone.deleted_at) == ("deleted", "", retry)
+
+
+async def test_a_closed_pull_request_expires_its_environment_once_no_run_holds_it(
+    storage: Storage,
+) -> None:
+    held = await ready_environment(storage)
+    idle = await ready_environment(storage, run=2, request=replace(PR_123, context="pr-124"))
+    await storage.release_environment(idle.id, run_id=2, now=T0)
+    closed = T0 + timedelta(minutes=5)
+    asked = await storage.request_environment_close(
+        workspace="shop", contexts=["pr-123", "pr-124", "pr-999"], now=closed
+    )
+    assert asked == 2
+    assert (
+        await storage.request_environment_close(workspace="shop", contexts=["pr-123"], now=closed)
+        == 0
+    )
+    taken = await storage.claim_expired_environment(
+        worker="s", now=closed, lease_until=closed + LEASE
+    )
+    assert taken is not None
+    assert taken.id == idle.id
+    assert (
+        await storage.claim_expired_environment(worker="s", now=closed, lease_until=closed) is None
+    )
+    released = closed + timedelta(minutes=1)
+    await storage.release_environment(held.id, run_id=1, now=released)
+    env = await storage.get_environment(held.id)
+    assert (env.expires_at, env.close_requested_at) == (released, closed)
+    last = await storage.claim_expired_environment(
+        worker="s", now=released, lease_until=released + LEASE
+    )
+    assert last is not None
+    assert last.id == held.id
+
+
+async def test_a_full_workspace_refuses_a_new_context_and_expires_its_idle_one(
+    storage: Storage,
+) -> None:
+    budget = replace(PR_123, budget=2)
+    first = await ready_environment(storage, run=1, request=replace(budget, context="pr-1"))
+    await ready_environment(storage, run=2, request=replace(budget, context="pr-2"))
+    static = replace(budget, context="docs", provisioner="static")
+    assert (
+        await storage.acquire_environment(
+            static, run_id=3, worker="w", now=T0, lease_until=T0 + LEASE
+        )
+    ).role == "provision"
+    full = await storage.acquire_environment(
+        replace(budget, context="pr-3"), run_id=4, worker="w", now=T0, lease_until=T0 + LEASE
+    )
+    assert (full.role, full.environment, full.live) == ("full", None, 2)
+    held = {e.context: e.expires_at for e in await storage.list_environments(workspace="shop")}
+    assert held["pr-1"] is None, "held environments are never expired to make room"
+    later = T0 + timedelta(minutes=1)
+    await storage.release_environment(first.id, run_id=1, now=later)
+    full = await storage.acquire_environment(
+        replace(budget, context="pr-3"), run_id=4, worker="w", now=later, lease_until=later + LEASE
+    )
+    assert full.role == "full"
+    evicted = await storage.get_environment(first.id)
+    assert (evicted.expires_at, evicted.message) == (later, "expired early to make room")
+    taken = await storage.claim_expired_environment(
+        worker="s", now=later, lease_until=later + LEASE
+    )
+    assert taken is not None
+    assert taken.id == first.id
+    await storage.environment_deleted(first.id, worker="s", now=later)
+    room = await storage.acquire_environment(
+        replace(budget, context="pr-3"), run_id=4, worker="w", now=later, lease_until=later + LEASE
+    )
+    assert room.role == "provision"
+
+
+async def test_the_budget_holds_when_new_contexts_are_asked_for_at_once(storage: Storage) -> None:
+    async def ask(n: int) -> str:
+        request = replace(PR_123, context=f"pr-{n}", budget=3)
+        acquired = await storage.acquire_environment(
+            request, run_id=n, worker=f"w{n}", now=T0, lease_until=T0 + LEASE
+        )
+        return acquired.role
+
+    roles = await asyncio.gather(*(ask(n) for n in range(10)))
+    assert sorted(roles) == ["full"] * 7 + ["provision"] * 3
+
+
+async def test_a_full_workspace_expires_one_idle_environment_at_a_time(storage: Storage) -> None:
+    budget = replace(PR_123, budget=2)
+    for n in (1, 2):
+        env = await ready_environment(storage, run=n, request=replace(budget, context=f"pr-{n}"))
+        await storage.release_environment(env.id, run_id=n, now=T0 + timedelta(minutes=n))
+    later = T0 + timedelta(minutes=5)
+    for _ in range(3):
+        full = await storage.acquire_environment(
+            replace(budget, context="pr-3"),
+            run_id=3,
+            worker="w",
+            now=later,
+            lease_until=later + LEASE,
+        )
+        assert full.role == "full"
+    expiring = {
+        e.context: e.expires_at == later for e in await storage.list_environments(workspace="shop")
+    }
+    assert expiring == {"pr-1": True, "pr-2": False}, "the least recently used one only"

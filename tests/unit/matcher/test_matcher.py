@@ -233,3 +233,46 @@ def test_matcher_uses_the_rules_of_the_snapshot_it_is_given() -> None:
         match = matcher.match(event, snapshot=snapshot, integration=integration(snapshot, "gitea"))
         assert [run.rule for run in match.runs] == [expected]
         assert match.report.config_revision == snapshot.revision
+
+
+def pull_request_rule(name: str, context: str, *, events: str = "pull_request") -> str:
+    return f"""\
+apiVersion: meshgate.dev/v1alpha1
+kind: TriggerRule
+metadata: {{name: {name}, workspace: shop}}
+spec:
+  integration: gitea
+  repository: "shop/*"
+  event_types: [{events}]
+  suite: smoke
+  environment: {{context: "{context}"}}
+  enabled: false
+"""
+
+
+def test_matcher_a_closed_pull_request_closes_its_environments_and_runs_nothing() -> None:
+    snapshot = snapshot_of(
+        "---\n".join(
+            [
+                RULES_HEADER,
+                pull_request_rule("previews", "pr-${event.pr_number}"),
+                pull_request_rule("pushes", "push-${event.pr_number}", events="push"),
+                pull_request_rule("broken", "${event.no_such_field}"),
+            ]
+        )
+    )
+    closed = dataclasses.replace(
+        PULL, trigger=False, action="closed", ignored_reason="pull request closed (merged)"
+    )
+    match = Matcher().match(closed, snapshot=snapshot, integration=integration(snapshot, "gitea"))
+    assert match.runs == ()
+    report = match.report
+    assert report.closes_pull_request == "shop/order-service#42"
+    assert report.closes_contexts == ("pr-42",), "pull request rules whose context renders"
+    assert report.summary == (
+        "ignored: pull request closed (merged); closes the environments of "
+        "shop/order-service#42 and of context 'pr-42'"
+    )
+    assert type(report).from_dict(report.to_dict()) == report
+    opened = Matcher().match(PULL, snapshot=snapshot, integration=integration(snapshot, "gitea"))
+    assert (opened.report.closes_pull_request, opened.report.closes_contexts) == ("", ())
