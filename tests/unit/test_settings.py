@@ -58,6 +58,9 @@ def test_settings_flags_win_over_environment() -> None:
         ("MESHGATE_LOG_LEVEL", "loud", "unknown log level"),
         ("MESHGATE_RUNNER_CONCURRENCY", "many", "MESHGATE_RUNNER_CONCURRENCY"),
         ("MESHGATE_RUNNER_CONCURRENCY", "-1", "out of range 0-256"),
+        ("MESHGATE_ENVIRONMENT_BUDGET", "-1", "out of range 0-100000"),
+        ("MESHGATE_ENVIRONMENT_SWEEP_INTERVAL", "100ms", "below the minimum"),
+        ("MESHGATE_ORPHAN_GRACE", "soon", "MESHGATE_ORPHAN_GRACE"),
     ],
 )
 def test_settings_bad_values_name_the_variable(variable: str, value: str, fragment: str) -> None:
@@ -128,3 +131,28 @@ def test_settings_status_durations_need_a_unit_and_a_length() -> None:
         load_settings({"MESHGATE_STATUS_RETRY_FOR": "60"})
     with pytest.raises(SettingsError, match="MESHGATE_RUN_QUEUE_TIMEOUT"):
         load_settings({"MESHGATE_RUN_QUEUE_TIMEOUT": "0s"})
+
+
+def test_settings_environment_sweeps_defaults_and_overrides() -> None:
+    defaults = load_settings({})
+    assert (defaults.environment_budget, defaults.environment_sweep_interval) == (
+        20,
+        timedelta(seconds=30),
+    )
+    assert (defaults.orphan_sweep_interval, defaults.orphan_grace) == (
+        timedelta(minutes=5),
+        timedelta(minutes=10),
+    )
+    tuned = load_settings(
+        {
+            "MESHGATE_ENVIRONMENT_BUDGET": "0",
+            "MESHGATE_ENVIRONMENT_SWEEP_INTERVAL": "5s",
+            "MESHGATE_ORPHAN_SWEEP_INTERVAL": "1m",
+            "MESHGATE_ORPHAN_GRACE": "0s",
+        }
+    )
+    assert (tuned.environment_budget, tuned.environment_sweep_interval) == (
+        0,
+        timedelta(seconds=5),
+    )
+    assert (tuned.orphan_sweep_interval, tuned.orphan_grace) == (timedelta(minutes=1), timedelta(0))

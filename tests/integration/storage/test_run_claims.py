@@ -165,3 +165,14 @@ async def test_a_result_is_not_found_before_the_run_ends(storage: Storage) -> No
         await storage.finish_run(
             run.id, owner="a", state="running", message="", result={}, junit=b"", now=T0
         )
+
+
+async def test_a_running_run_says_what_it_waits_for(storage: Storage) -> None:
+    queued = await storage.queue_run(MANUAL, at=T0)
+    waiting = "waiting for room for environment 'pr-3': workspace 'shop' has 2 of 2"
+    await storage.note_running_run(queued.id, message=waiting, now=T0)
+    assert (await storage.get_run(queued.id)).message == "", "only a running run is noted"
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    await storage.note_running_run(claimed.id, message=waiting, now=T0)
+    assert (await storage.get_run(claimed.id)).message == waiting
