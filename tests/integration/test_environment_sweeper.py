@@ -32,6 +32,11 @@ async def test_an_expired_environment_is_deleted_through_the_api(tmp_path: Path)
             "argocd-staging",
             "previews",
         )
+        assert env.routing == {
+            "user-service": "http://user-service.review-pr-123.svc.cluster.local:8080",
+            "product-service": "http://product-service.staging.svc.cluster.local:8080",
+            "order-service": "http://order-service.staging.svc.cluster.local:8083",
+        }
         assert await s.sweeper.sweep() == 0
         s.clock.advance(timedelta(minutes=59))
         assert await s.sweeper.sweep() == 0
