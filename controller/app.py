@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from controller.clients.argocd import ArgoCDClient
 from controller.clients.gitea import GiteaClient
@@ -38,6 +40,7 @@ from controller.intake.service import Intake
 from controller.integrations import IntegrationClients
 from controller.loader import ConfigLoader
 from controller.matcher.service import Matcher
+from controller.metrics import Metrics
 from controller.models.deliveries import RecordedDelivery
 from controller.models.snapshot import ConfigSnapshot
 from controller.runner.service import Runner, RunnerSettings
@@ -57,7 +60,12 @@ from controller.web.environments import environment_routes
 from controller.web.errors import EXCEPTION_HANDLERS
 from controller.web.explain import explain_routes
 from controller.web.health import health_routes
-from controller.web.run_page import run_page_routes
+from controller.web.metrics_route import metrics_routes
+from controller.web.openapi import openapi_routes
+from controller.web.pages.history import history_routes
+from controller.web.pages.operations import operations_routes
+from controller.web.pages.rendering import Pages
+from controller.web.pages.run_page import run_page_routes
 from controller.web.runs import run_routes
 from controller.web.statuses import status_routes
 from controller.web.webhooks import webhook_routes
@@ -99,6 +107,7 @@ class Controller:
         watchdog: StatusWatchdog,
         sweeper: EnvironmentSweeper,
         sweep: WakeableJob,
+        metrics: Metrics,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         """``sweep`` runs ``sweeper.sweep`` (woken by releases too); ``closers`` release
@@ -116,13 +125,15 @@ class Controller:
         self._scheduler = Scheduler()
         self._background = background
         self._closed = False
+        pages = Pages(banner=lambda: config_banner(sync))
         self.app = Starlette(
             routes=[
                 *health_routes(readiness=[self._storage_ready, self._config_ready]),
                 *config_status_routes(
                     sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
                 ),
-                *webhook_routes(intake=intake),
+                *webhook_routes(intake=intake, metrics=metrics),
+                *metrics_routes(storage=storage, metrics=metrics),
                 *delivery_routes(storage=storage),
                 *run_routes(
                     storage=storage,
@@ -132,7 +143,23 @@ class Controller:
                 ),
                 *status_routes(storage=storage),
                 *environment_routes(storage=storage),
-                *run_page_routes(storage=storage),
+                *run_page_routes(
+                    storage=storage,
+                    pages=pages,
+                    config=lambda: sync.live,
+                    manual_runs=manual_runs,
+                    api_tokens=settings.api_tokens,
+                    on_queued=runner.wake if runner is not None else lambda: None,
+                ),
+                *openapi_routes(),
+                *history_routes(storage=storage, pages=pages),
+                *operations_routes(
+                    storage=storage,
+                    pages=pages,
+                    sync=sync,
+                    poll_interval_seconds=settings.poll_interval.total_seconds(),
+                ),
+                Mount("/static", StaticFiles(directory=STATIC), name="static"),
                 *explain_routes(config=lambda: sync.live, matcher=matcher),
                 *config_view_routes(config=lambda: sync.live),
             ],
@@ -232,6 +259,26 @@ class Controller:
         return "config not loaded yet"
 
 
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def config_banner(sync: ConfigSync) -> str | None:
+    """What every page says at its top when the config repo's latest revision is not the
+    one in force (invalid, or the source cannot be read)."""
+    status = sync.status()
+    serving = f"serving {status.live.revision[:12]}" if status.live else "serving nothing yet"
+    if status.source_failure is not None:
+        return f"The config source cannot be read ({status.source_failure.message}); {serving}."
+    attempt = status.last_attempt
+    if attempt is not None and not attempt.valid:
+        count = len(attempt.problems)
+        return (
+            f"The latest config revision {attempt.revision[:12]} is invalid "
+            f"({count} problem{'s' if count != 1 else ''}); {serving}."
+        )
+    return None
+
+
 POSTER_INTERVAL = timedelta(seconds=5)
 WATCHDOG_INTERVAL = timedelta(seconds=30)
 
@@ -256,7 +303,7 @@ def settle_heap() -> None:
 
 
 def _status_poster(
-    settings: Settings, *, storage: Storage, access: GiteaAccess, owner: str
+    settings: Settings, *, storage: Storage, access: GiteaAccess, owner: str, metrics: Metrics
 ) -> StatusPoster | None:
     if settings.status_concurrency == 0:
         return None
@@ -270,6 +317,7 @@ def _status_poster(
             max_delay=settings.status_max_backoff,
             retry_for=settings.status_retry_for,
         ),
+        metrics=metrics,
     )
 
 
@@ -311,7 +359,10 @@ async def build_controller(
                 base_url=url, max_connections=max(settings.status_concurrency, 1)
             ),
         )
-        poster = _status_poster(settings, storage=storage, access=access, owner=owner)
+        metrics = Metrics()
+        poster = _status_poster(
+            settings, storage=storage, access=access, owner=owner, metrics=metrics
+        )
         wake_poster = poster.wake if poster is not None else lambda: None
         config_statuses = ConfigStatuses(
             storage=storage,
@@ -364,6 +415,8 @@ async def build_controller(
                 owner=owner,
                 settings=RunnerSettings(concurrency=settings.runner_concurrency),
                 on_finished=wake_poster,
+                pinned_config=sync.snapshot_at,
+                metrics=metrics,
                 environments=Environments(
                     storage=storage,
                     argocd=provisioner,
@@ -423,6 +476,7 @@ async def build_controller(
             ),
             sweeper=sweeper,
             sweep=sweep,
+            metrics=metrics,
             closers=closers,
         )
     except MeshgateError:

@@ -53,5 +53,9 @@ class StorageError(PermanentError):
     """The database refused an operation (constraint, schema mismatch)."""
 
 
+class Conflict(PermanentError):
+    """The request is valid but the thing is not in a state that allows it (HTTP 409)."""
+
+
 class NotFound(PermanentError):
     """A requested object does not exist."""

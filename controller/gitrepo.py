@@ -106,14 +106,16 @@ class GitMirror:
                 self._clone()
             return self._describe()
 
-    def export(self, revision: str) -> GitCheckout:
+    def export(self, revision: str, *, own_folder: bool = False) -> GitCheckout:
         """Materialize an earlier commit (one this mirror has fetched) in a separate folder,
         leaving the branch checkout alone. Used to serve the last known good revision after
-        a restart while the branch tip is invalid; raises if the commit is not available."""
+        a restart while the branch tip is invalid (one shared folder), and for runs pinned
+        to a revision (``own_folder``: one per revision, so that runs of different revisions
+        read their own files); raises if the commit is not available."""
         if not _COMMIT_ID.match(revision):
             raise ConfigSourceError(f"invalid commit id {revision!r}")
         with self._lock:
-            return self._materialize(revision, ".restored")
+            return self._materialize(revision, f".rev-{revision}" if own_folder else ".restored")
 
     def export_pull_request(self, number: int) -> GitCheckout:
         """Fetch the head of pull request ``number`` (``refs/pull/<n>/head``, which Gitea

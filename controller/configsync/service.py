@@ -71,6 +71,9 @@ class ConfigStatus:
     source_failure: SourceFailure | None
 
 
+PINNED_KEPT = 4
+
+
 class ConfigSync:
     def __init__(
         self,
@@ -99,6 +102,7 @@ class ConfigSync:
         self._live_root: Path | None = None
         self._last_attempt: ConfigAttempt | None = None
         self._source_failure: SourceFailure | None = None
+        self._pinned: dict[str, tuple[ConfigSnapshot, Path | None]] = {}
 
     @property
     def live_root(self) -> Path | None:
@@ -119,6 +123,38 @@ class ConfigSync:
 
     def status(self) -> ConfigStatus:
         return ConfigStatus(self._live, self._last_attempt, self._source_failure)
+
+    async def snapshot_at(self, revision: str) -> tuple[ConfigSnapshot, Path | None] | None:
+        """The config of ``revision`` and its root, for a run pinned to it (a re-run with
+        its original's revision): the live one, or that commit loaded and validated from
+        the source into a folder of its own (the last ``PINNED_KEPT`` are kept). ``None``
+        when the source has no such revision (a folder source keeps no history) or it does
+        not validate; nothing of it is ever applied."""
+        live = self._live
+        if live is not None and live.revision == revision:
+            return live, self._live_root
+        if revision in self._pinned:
+            return self._pinned[revision]
+        try:
+            fetched = await self._source.fetch_revision(revision, own_folder=True)
+        except (ConfigSourceUnavailable, ConfigSourceError) as exc:
+            log.warning("config revision %s for a pinned run: %s", revision, exc)
+            return None
+        if fetched is None:
+            return None
+        attempt, documents = await self._load(fetched)
+        if not attempt.valid:
+            return None
+        loaded = (
+            ConfigSnapshot.build(
+                revision=attempt.revision, loaded_at=attempt.at, documents=documents
+            ),
+            _root(fetched),
+        )
+        self._pinned[revision] = loaded
+        while len(self._pinned) > PINNED_KEPT:
+            self._pinned.pop(next(iter(self._pinned)))
+        return loaded
 
     async def refresh(self, *, reason: str) -> ConfigAttempt | None:
         """Fetch, load and validate the source's current revision; apply it if valid.

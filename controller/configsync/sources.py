@@ -44,8 +44,12 @@ class ConfigSource(Protocol):
         """Bring the local tree up to date; raise ``ConfigSourceUnavailable``/``...Error``."""
         ...
 
-    async def fetch_revision(self, revision: str) -> SourceRevision | None:
-        """An earlier revision's tree, or ``None`` when the source keeps no history."""
+    async def fetch_revision(
+        self, revision: str, *, own_folder: bool = False
+    ) -> SourceRevision | None:
+        """An earlier revision's tree, or ``None`` when the source keeps no history;
+        ``own_folder``: in a folder of that revision alone (a pinned run reads files from
+        it)."""
         ...
 
     async def fetch_pull_request(self, number: int) -> SourceRevision | None:
@@ -73,8 +77,12 @@ class GitSource:
     async def fetch(self) -> SourceRevision:
         return self._revision(await run_blocking(self._mirror.sync))
 
-    async def fetch_revision(self, revision: str) -> SourceRevision | None:
-        return self._revision(await run_blocking(self._mirror.export, revision))
+    async def fetch_revision(
+        self, revision: str, *, own_folder: bool = False
+    ) -> SourceRevision | None:
+        return self._revision(
+            await run_blocking(self._mirror.export, revision, own_folder=own_folder)
+        )
 
     async def fetch_pull_request(self, number: int) -> SourceRevision | None:
         return self._revision(await run_blocking(self._mirror.export_pull_request, number))
@@ -110,7 +118,9 @@ class FolderSource:
     async def fetch(self) -> SourceRevision:
         return SourceRevision(repo_root=self._root, subpath=self._subpath, revision=None)
 
-    async def fetch_revision(self, revision: str) -> SourceRevision | None:
+    async def fetch_revision(
+        self, revision: str, *, own_folder: bool = False
+    ) -> SourceRevision | None:
         return None
 
     async def fetch_pull_request(self, number: int) -> SourceRevision | None:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from controller.errors import BadRequest
-from controller.models.runs import CONTEXT_RULE, Run, RunRequest, is_valid_context
+from controller.errors import BadRequest, Conflict
+from controller.models.runs import CONTEXT_RULE, ENDED_STATES, Run, RunRequest, is_valid_context
 from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.storage import Storage
 
@@ -41,6 +41,24 @@ class ManualRuns:
         snapshot = require_loaded(self._config(), "runs cannot be started")
         request = plan_manual_run(snapshot, workspace=workspace, suite=suite, options=options)
         return await self._storage.queue_run(request, at=self._clock())
+
+    async def rerun(self, run_id: int, *, revision: str) -> Run:
+        """Queue a run repeating ``run_id``, which must have ended: with ``revision``
+        ``same``, pinned to its config revision (the runner loads that revision from the
+        config repo if another one is live); with ``latest``, with the config live when it
+        starts. It posts its status where the original did. Raises ``BadRequest``,
+        ``NotFound``, ``Conflict`` (still running) or ``TemporaryError`` (no config)."""
+        if revision not in ("same", "latest"):
+            raise BadRequest(f"config_revision: expected 'same' or 'latest', got {revision!r}")
+        snapshot = require_loaded(self._config(), "runs cannot be started")
+        original = await self._storage.get_run(run_id)
+        if original.state not in ENDED_STATES:
+            raise Conflict(f"run {run_id} is {original.state}; re-run it once it has ended")
+        return await self._storage.queue_rerun(
+            run_id,
+            config_revision=None if revision == "same" else snapshot.revision,
+            at=self._clock(),
+        )
 
 
 def plan_manual_run(

@@ -17,6 +17,8 @@ from controller.models.timestamps import iso_utc
 
 RunState = Literal["queued", "running", "passed", "failed", "error", "superseded", "cancelled"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
+ENDED_STATES: tuple[RunState, ...] = ("passed", "failed", "error", "superseded", "cancelled")
+"""A run in these states will not change any more."""
 
 TriggerType = Literal["argocd", "webhook", "manual"]
 TRIGGER_TYPES: tuple[TriggerType, ...] = get_args(TriggerType)
@@ -69,6 +71,10 @@ class RunRequest:
     routes: Mapping[str, str] = field(default_factory=dict)
     status_target: StatusTarget | None = None
     status_problem: str = ""
+    rerun_of: int | None = None
+    config_pinned: bool = False
+    """Run with ``config_revision`` even when another revision is live (a re-run asked
+    for the same revision); otherwise a run uses the config live when it starts."""
 
     @property
     def pull_request(self) -> str | None:
@@ -125,6 +131,8 @@ class Run:
             if request.status_target is None
             else request.status_target.to_dict(),
             "status_problem": request.status_problem or None,
+            "rerun_of": request.rerun_of,
+            "config_pinned": request.config_pinned,
             "config_revision": request.config_revision,
             "delivery": self.delivery,
             "superseded_by": self.superseded_by,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +31,10 @@ from controller.clients.services import ServiceClient
 from controller.environments.service import Environments, needs_environment
 from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
 from controller.flows import (
+    FlowPlan,
     Listeners,
     RoutingPolicy,
+    StepResult,
     SuitePlan,
     SuiteResult,
     plan_suite,
@@ -40,6 +42,7 @@ from controller.flows import (
 )
 from controller.flows.compiled import CompiledFlows
 from controller.flows.junit import RunInfo, render_junit
+from controller.metrics import Metrics
 from controller.models.runs import Run
 from controller.models.snapshot import ConfigSnapshot, require_loaded
 from controller.runner.config_files import ConfigFiles, no_config_files
@@ -59,6 +62,9 @@ from controller.storage import Storage
 log = logging.getLogger(__name__)
 
 
+PinnedConfig = Callable[[str], Awaitable[tuple[ConfigSnapshot, Path | None] | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerSettings:
     concurrency: int = 4
@@ -66,6 +72,7 @@ class RunnerSettings:
     heartbeat: timedelta = timedelta(seconds=15)
     idle_poll: timedelta = timedelta(seconds=2)
     max_attempts: int = 3
+    progress_interval: timedelta = timedelta(milliseconds=500)
 
 
 class Runner:
@@ -82,10 +89,15 @@ class Runner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_finished: Callable[[], None] = lambda: None,
         environments: Environments | None = None,
+        pinned_config: PinnedConfig | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``on_finished`` is called after each run's end is recorded (the status poster
         wakes up to post it). ``environments`` leases the runs' environments; without it,
-        routing comes straight from the template."""
+        routing comes straight from the template. ``pinned_config(revision)`` gives the
+        config of a revision other than the live one, for runs pinned to it (re-runs)."""
+        self._pinned_config = pinned_config
+        self._metrics = metrics or Metrics()
         self._storage = storage
         self._on_finished = on_finished
         self._environments = environments
@@ -162,6 +174,7 @@ class Runner:
     async def _execute(self, run: Run) -> None:
         flows = Progress()
         heartbeat = asyncio.create_task(self._heartbeat(run.id, asyncio.current_task()))
+        publisher = asyncio.create_task(self._publish(run.id, flows))
         try:
             result, info, plan = await self._perform(run, flows)
         except asyncio.CancelledError:
@@ -186,9 +199,10 @@ class Runner:
             await self._finish(run, "error", message, partial_result(run, flows, message), b"")
             return
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for helper in (heartbeat, publisher):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
         junit = render_junit(result, info, granularity=plan.junit_granularity)
         await self._finish(run, result.status, summarize(result), result.to_dict(), junit)
 
@@ -231,7 +245,7 @@ class Runner:
         self, run: Run, flows: Progress, stack: contextlib.AsyncExitStack
     ) -> tuple[SuiteResult, RunInfo, SuitePlan]:
         request = run.request
-        snapshot = require_loaded(self._config(), "runs cannot start")
+        snapshot, root = await self._config_of(run)
         plan = plan_suite(snapshot, request.workspace, request.suite)
         secrets = suite_secrets(plan, self._secrets)
         routing = await self._routing(run, snapshot, stack)
@@ -244,7 +258,6 @@ class Runner:
             revision=request.trigger_ref,
             config_revision=snapshot.revision,
         )
-        root = self._config_root()
         load = ConfigFiles(root).load_json if root is not None else no_config_files
         run_scope = run_root(
             run_id=run.id,
@@ -274,16 +287,56 @@ class Runner:
                 plan,
                 roots=roots,
                 env=env,
-                listeners=Listeners(on_step=flows.step, on_flow=flows.flow),
+                listeners=Listeners(on_step=self._step_done(flows), on_flow=flows.flow),
                 overrides=dict(request.parameters),
             )
         return result, info, plan
+
+    def _step_done(self, flows: Progress) -> Callable[[FlowPlan, StepResult], None]:
+        def done(plan: FlowPlan, result: StepResult) -> None:
+            flows.step(plan, result)
+            self._metrics.step_finished(status=result.status, seconds=result.duration_ms / 1000)
+
+        return done
+
+    async def _config_of(self, run: Run) -> tuple[ConfigSnapshot, Path | None]:
+        """The live config, or for a pinned run the config of its revision."""
+        live = require_loaded(self._config(), "runs cannot start")
+        revision = run.request.config_revision
+        if not run.request.config_pinned or revision == live.revision:
+            return live, self._config_root()
+        found = await self._pinned_config(revision) if self._pinned_config else None
+        if found is None:
+            raise RunSetupError(
+                f"config revision {revision} cannot be loaded any more (a folder source keeps "
+                "no history, or the revision does not validate); re-run with the latest config"
+            )
+        return found
 
     async def _event(self, run: Run) -> dict[str, Any]:
         if run.delivery is None:
             return {}
         delivery = await self._storage.get_delivery(run.delivery)
         return delivery.event.to_dict()
+
+    async def _publish(self, run_id: int, flows: Progress) -> None:
+        """Store the run's progress as steps finish, at most every ``progress_interval``
+        (the live run page reads it). Losing a snapshot loses nothing: the next one, and
+        the result at the end, hold everything."""
+        interval = self._settings.progress_interval.total_seconds()
+        while True:
+            await flows.changed.wait()
+            flows.changed.clear()
+            try:
+                await self._storage.record_progress(
+                    run_id,
+                    owner=self._owner,
+                    flows=flows.partial(unfinished_status="running"),
+                    now=self._clock(),
+                )
+            except StorageUnavailable as exc:
+                log.warning("run %s: cannot record its progress: %s", run_id, exc)
+            await asyncio.sleep(interval)
 
     async def _heartbeat(self, run_id: int, task: asyncio.Task[Any] | None) -> None:
         interval = self._settings.heartbeat.total_seconds()
@@ -307,7 +360,7 @@ class Runner:
         self, run: Run, state: str, message: str, result: dict[str, Any], junit: bytes
     ) -> None:
         try:
-            await self._storage.finish_run(
+            finished = await self._storage.finish_run(
                 run.id,
                 owner=self._owner,
                 state=state,  # type: ignore[arg-type]
@@ -319,6 +372,10 @@ class Runner:
         except PermanentError as exc:
             log.warning("run %s: its end was not recorded: %s", run.id, exc)
             return
+        took = None
+        if finished.started_at is not None and finished.finished_at is not None:
+            took = (finished.finished_at - finished.started_at).total_seconds()
+        self._metrics.run_finished(result=finished.state, seconds=took)
         self._on_finished()
 
     async def _release(self, run: Run, reason: str) -> None:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from controller.clients.gitea import StatusBody
 from controller.errors import PermanentError, StorageUnavailable, TemporaryError
+from controller.metrics import Metrics
 from controller.models.statuses import PostOutcome, StatusPost
 from controller.statuses.access import GiteaAccess
 from controller.statuses.comment_writer import CommentWriter
@@ -57,7 +58,9 @@ class StatusPoster:
         owner: str,
         settings: PosterSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._storage = storage
         self._access = access
         self._public_url = public_url
@@ -148,6 +151,8 @@ class StatusPoster:
         if ended:
             outcomes = list(ended)
             ended.clear()
+            for outcome in outcomes:
+                self._metrics.status_posted(outcome=_outcome_label(outcome))
             await self._storage.record_status_outcomes(
                 outcomes, owner=self._owner, now=self._clock()
             )
@@ -219,3 +224,10 @@ class StatusPoster:
         if earliest is None:
             return idle
         return min(max((earliest - now).total_seconds(), MIN_WAIT_SECONDS), idle)
+
+
+def _outcome_label(outcome: PostOutcome) -> str:
+    """``posted``, ``unchanged`` (Gitea already showed it), ``retrying`` or ``dead``."""
+    if not outcome.error:
+        return "posted" if outcome.sent else "unchanged"
+    return "retrying" if outcome.retry_at is not None else "dead"

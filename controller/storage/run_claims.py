@@ -24,7 +24,7 @@ from controller.errors import NotFound, StorageError
 from controller.models.runs import Run, RunState
 from controller.storage.database import Database
 from controller.storage.runs import run_from_row
-from controller.storage.tables import LEASE_OWNER_MAX, run_results, runs
+from controller.storage.tables import LEASE_OWNER_MAX, run_progress, run_results, runs
 from controller.storage.types import require_aware
 
 FINAL_STATES = ("passed", "failed", "error")
@@ -113,6 +113,41 @@ class RunClaimQueries:
                 .values(message=message, updated_at=now)
             )
 
+    async def record_progress(
+        self, run_id: int, *, owner: str, flows: list[dict[str, Any]], now: datetime
+    ) -> bool:
+        """Store what ``owner``'s running run has finished so far (replacing the previous
+        snapshot); False, storing nothing, once the run is no longer its running run."""
+        async with self._db.write(f"recording the progress of run {run_id}") as conn:
+            mine = await conn.execute(
+                select(_t.c.id).where(
+                    _t.c.id == run_id, _t.c.lease_owner == owner, _t.c.state == "running"
+                )
+            )
+            if mine.first() is None:
+                return False
+            done = await conn.execute(
+                update(run_progress)
+                .where(run_progress.c.run_id == run_id)
+                .values(flows=flows, updated_at=now)
+            )
+            if not done.rowcount:
+                await conn.execute(
+                    insert(run_progress).values(run_id=run_id, flows=flows, updated_at=now)
+                )
+            return True
+
+    async def run_progress(self, run_id: int) -> list[dict[str, Any]]:
+        """The flows a running run has finished so far (``[]`` before the first, and once
+        the run ended: its result holds them then)."""
+        async with self._db.read(f"reading the progress of run {run_id}") as conn:
+            flows = (
+                await conn.execute(
+                    select(run_progress.c.flows).where(run_progress.c.run_id == run_id)
+                )
+            ).scalar_one_or_none()
+        return list(flows or [])
+
     async def finish_run(
         self,
         run_id: int,
@@ -152,6 +187,7 @@ class RunClaimQueries:
                 )
             )
             await conn.execute(run_results.delete().where(run_results.c.run_id == run_id))
+            await conn.execute(run_progress.delete().where(run_progress.c.run_id == run_id))
             await conn.execute(
                 insert(run_results).values(
                     run_id=run_id, result=result, junit=junit, recorded_at=now
@@ -164,6 +200,7 @@ class RunClaimQueries:
         """Give ``owner``'s running run back to the queue (a shutdown interrupted it); the
         attempt it used still counts. False if the claim was already gone."""
         async with self._db.write(f"releasing run {run_id}") as conn:
+            await conn.execute(run_progress.delete().where(run_progress.c.run_id == run_id))
             released = await conn.execute(
                 update(_t)
                 .where(_t.c.id == run_id, _t.c.lease_owner == owner, _t.c.state == "running")

@@ -9,6 +9,7 @@ the runner, which claims runs, is where that is settled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,28 @@ class RunQueries:
         require_aware(at, "at")
         async with self._db.write(f"queuing a run of suite {request.suite}") as conn:
             (run,) = await queue_runs(conn, [(request, None)], at=at)
+        return run
+
+    async def queue_rerun(self, run_id: int, *, config_revision: str | None, at: datetime) -> Run:
+        """Queue a run repeating ``run_id`` (same suite, trigger, commit, context, status
+        target and delivery): pinned to the original's config revision when
+        ``config_revision`` is ``None``, else with the config live when it starts (whose
+        revision, ``config_revision``, it records until then). A re-run is in no lane: it
+        neither supersedes the runs queued for newer commits nor is superseded by them."""
+        require_aware(at, "at")
+        async with self._db.write(f"queuing a re-run of run {run_id}") as conn:
+            row = (await conn.execute(select(_t).where(_t.c.id == run_id))).one_or_none()
+            if row is None:
+                raise NotFound(f"run {run_id} does not exist")
+            original = run_from_row(row)
+            request = replace(
+                original.request,
+                lane=None,
+                rerun_of=run_id,
+                config_pinned=config_revision is None,
+                config_revision=config_revision or original.request.config_revision,
+            )
+            (run,) = await queue_runs(conn, [(request, original.delivery)], at=at)
         return run
 
     async def get_run(self, id: int) -> Run:
@@ -209,6 +232,8 @@ def _values(request: RunRequest, delivery: int | None, at: datetime) -> dict[str
         **_target_values(request.status_target),
         "status_problem": request.status_problem,
         "status_dirty": request.status_target is not None,
+        "rerun_of": request.rerun_of,
+        "config_pinned": request.config_pinned,
     }
 
 
@@ -246,6 +271,8 @@ def run_from_row(row: Row[Any]) -> Run:
                 row.workspace, row.status_integration, row.status_repository, row.status_sha
             ),
             status_problem=row.status_problem,
+            rerun_of=row.rerun_of,
+            config_pinned=row.config_pinned,
         ),
         delivery=row.delivery_id,
         state=row.state,

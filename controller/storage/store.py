@@ -25,6 +25,7 @@ from controller.storage.runs import RunQueries
 from controller.storage.schema import upgrade_to_head
 from controller.storage.status_posts import StatusPostQueries
 from controller.storage.statuses import StatusQueries
+from controller.storage.tallies import TallyQueries
 
 
 class Storage(
@@ -36,6 +37,7 @@ class Storage(
     StatusPostQueries,
     CommentQueries,
     EnvironmentQueries,
+    TallyQueries,
 ):
     """The database, opened with ``await Storage.open(url)`` and closed with ``close()``."""
 

@@ -143,6 +143,10 @@ runs = Table(
     Column("status_sha", String(REVISION_MAX), nullable=True),
     Column("status_problem", Text, nullable=False, server_default=""),
     Column("status_dirty", Boolean, nullable=False, server_default=false()),
+    # A re-run: the run it repeats, and whether it runs with that run's config revision
+    # (pinned) rather than the live one.
+    Column("rerun_of", ID, nullable=True),
+    Column("config_pinned", Boolean, nullable=False, server_default=false()),
     Index(None, "state", "id"),  # the runner takes queued runs oldest first
     Index(None, "state", "lease_expires_at"),  # running runs whose claim ran out
     Index(None, "workspace", "rule", "lane", "state"),  # superseding within a lane
@@ -161,6 +165,16 @@ run_results = Table(
     Column("result", JSON_DOCUMENT, nullable=False),
     Column("junit", LargeBinary, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# What a running run has finished so far, rewritten as it goes (the live run page); dropped
+# when the run's result is recorded.
+run_progress = Table(
+    "run_progress",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("flows", JSON_DOCUMENT, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 ERROR_MAX = 2000

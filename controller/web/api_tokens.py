@@ -8,7 +8,7 @@ anonymous runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 
@@ -18,8 +18,17 @@ from controller.settings import Secret
 
 
 def require_api_token(request: Request, tokens: Sequence[Secret]) -> None:
+    _check(request.headers, tokens)
+
+
+def require_api_token_value(token: str, tokens: Sequence[Secret]) -> None:
+    """The same check for a token typed into a dashboard form."""
+    _check({"authorization": f"Bearer {token}"}, tokens)
+
+
+def _check(headers: Mapping[str, str], tokens: Sequence[Secret]) -> None:
     if not tokens:
         raise Forbidden("this needs an API token, and none is configured (MESHGATE_API_TOKENS)")
-    failure = describe_bearer_failure(request.headers, tokens)
+    failure = describe_bearer_failure(headers, tokens)
     if failure is not None:
         raise Unauthenticated(f"API token required: {failure}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -81,6 +82,22 @@ async def json_object(request: Request, *, optional: bool = False) -> dict[str, 
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A dashboard form's fields (``application/x-www-form-urlencoded``; a repeated field
+    keeps its last value). Parsed here rather than by Starlette, whose form parsing needs
+    python-multipart for what a few forms with text fields never send."""
+    require_media(request, ("application/x-www-form-urlencoded",))
+    body = await read_body(request)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the form is not UTF-8") from exc
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=50))
+    except ValueError as exc:
+        raise BadRequest(f"the form cannot be read: {exc}") from exc
 
 
 def path_id(request: Request, what: str) -> int:

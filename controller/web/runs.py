@@ -1,7 +1,9 @@
 """Runs API: ``GET /api/v1/runs[/{id}]`` (a run with its commit statuses and, once it
 finished, its evidence),
-``GET /api/v1/runs/{id}/junit.xml`` and the manual run
-``POST /api/v1/workspaces/{ws}/suites/{suite}/runs`` (API token required)."""
+``GET /api/v1/runs/{id}/junit.xml``, the manual run
+``POST /api/v1/workspaces/{ws}/suites/{suite}/runs`` and the re-run
+``POST /api/v1/runs/{id}/rerun`` (``{"config_revision": "same" | "latest"}``; both need an
+API token)."""
 
 from __future__ import annotations
 
@@ -75,8 +77,21 @@ def run_routes(
             run.to_dict(), status_code=201, headers={"Location": f"/api/v1/runs/{run.id}"}
         )
 
+    async def rerun(request: Request) -> Response:
+        require_api_token(request, api_tokens)
+        options = await json_object(request, optional=True)
+        revision = options.get("config_revision", "same")
+        run = await manual_runs.rerun(
+            path_id(request, "run"), revision=revision if isinstance(revision, str) else ""
+        )
+        on_queued()
+        return JSONResponse(
+            run.to_dict(), status_code=201, headers={"Location": f"/api/v1/runs/{run.id}"}
+        )
+
     return [
         Route("/api/v1/runs", listing, methods=["GET"]),
+        Route("/api/v1/runs/{id:int}/rerun", rerun, methods=["POST"]),
         Route("/api/v1/runs/{id:int}", detail, methods=["GET"]),
         Route("/api/v1/runs/{id:int}/junit.xml", junit, methods=["GET"]),
         Route("/api/v1/workspaces/{ws}/suites/{suite}/runs", start, methods=["POST"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,45 @@ async def test_a_running_run_says_what_it_waits_for(storage: Storage) -> None:
     assert claimed is not None
     await storage.note_running_run(claimed.id, message=waiting, now=T0)
     assert (await storage.get_run(claimed.id)).message == waiting
+
+
+async def test_progress_is_kept_while_the_run_runs_and_dropped_with_its_result(
+    storage: Storage,
+) -> None:
+    queued = await storage.queue_run(MANUAL, at=T0)
+    flows: list[dict[str, Any]] = [
+        {"label": "place-order", "status": "running", "steps": [{"name": "create"}]}
+    ]
+    assert not await storage.record_progress(queued.id, owner="a", flows=flows, now=T0)
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    assert await storage.run_progress(claimed.id) == []
+    assert await storage.record_progress(claimed.id, owner="a", flows=flows, now=T0)
+    more = [*flows, {"label": "user-signup", "status": "passed", "steps": []}]
+    assert await storage.record_progress(claimed.id, owner="a", flows=more, now=T0)
+    assert not await storage.record_progress(claimed.id, owner="b", flows=[], now=T0)
+    assert await storage.run_progress(claimed.id) == more
+    await storage.finish_run(
+        claimed.id, owner="a", state="passed", message="ok", result={}, junit=b"", now=T0
+    )
+    assert await storage.run_progress(claimed.id) == []
+
+
+async def test_a_rerun_repeats_the_run_in_no_lane(storage: Storage) -> None:
+    _, (original,) = await _deliver(storage, _push(1), REQUEST)
+    pinned = await storage.queue_rerun(original, config_revision=None, at=T0)
+    latest = await storage.queue_rerun(original, config_revision="rev-9", at=T0)
+    first = await storage.get_run(original)
+    assert first.state == "queued", "a re-run supersedes nothing"
+    for rerun, revision, is_pinned in (
+        (pinned, first.request.config_revision, True),
+        (latest, "rev-9", False),
+    ):
+        assert (rerun.request.rerun_of, rerun.request.config_pinned) == (original, is_pinned)
+        assert (rerun.request.config_revision, rerun.request.lane) == (revision, None)
+        assert rerun.delivery == first.delivery
+        assert rerun.request.trigger_ref == first.request.trigger_ref
+        stored = await storage.get_run(rerun.id)
+        assert stored.request == rerun.request
+    with pytest.raises(NotFound):
+        await storage.queue_rerun(10**6, config_revision=None, at=T0)

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages over the same storage as the JSON API."""
