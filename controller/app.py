@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -66,6 +67,8 @@ from controller.web.pages.history import history_routes
 from controller.web.pages.operations import operations_routes
 from controller.web.pages.rendering import Pages
 from controller.web.pages.run_page import run_page_routes
+from controller.web.read_access import ReadAccess, login_routes
+from controller.web.request_ids import RequestIds
 from controller.web.runs import run_routes
 from controller.web.statuses import status_routes
 from controller.web.webhooks import webhook_routes
@@ -126,6 +129,8 @@ class Controller:
         self._background = background
         self._closed = False
         pages = Pages(banner=lambda: config_banner(sync))
+        # Read tokens turn read access control on; API tokens then read too.
+        readers = (*settings.read_tokens, *settings.api_tokens) if settings.read_tokens else ()
         self.app = Starlette(
             routes=[
                 *health_routes(readiness=[self._storage_ready, self._config_ready]),
@@ -152,6 +157,7 @@ class Controller:
                     on_queued=runner.wake if runner is not None else lambda: None,
                 ),
                 *openapi_routes(),
+                *login_routes(tokens=readers),
                 *history_routes(storage=storage, pages=pages),
                 *operations_routes(
                     storage=storage,
@@ -164,6 +170,10 @@ class Controller:
                 *config_view_routes(config=lambda: sync.live),
             ],
             exception_handlers=dict(EXCEPTION_HANDLERS),
+            middleware=[
+                Middleware(RequestIds),
+                Middleware(ReadAccess, tokens=readers),
+            ],
             lifespan=self._lifespan,
         )
 

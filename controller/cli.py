@@ -23,10 +23,12 @@ from controller import __version__
 from controller.app import build_controller
 from controller.clients.meshgate_api import explain_remotely
 from controller.configsync.folder import folder_snapshot, load_folder, write_report
+from controller.demo.session import run_demo
 from controller.errors import MeshgateError, SettingsError
 from controller.flows.junit import render_junit
 from controller.intake.explain import explain
 from controller.intake.explain_text import format_explanation
+from controller.logs import configure_logging
 from controller.matcher.service import Matcher
 from controller.runner.local import LocalRun, PreparedRun, run_locally
 from controller.runner.progress import ConsoleProgress
@@ -62,7 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="local state directory (MESHGATE_DATA_DIR)")
     serve.add_argument("--database-url", help="SQLAlchemy URL (MESHGATE_DATABASE_URL)")
     serve.add_argument("--log-level", help="debug, info, warning, error (MESHGATE_LOG_LEVEL)")
+    serve.add_argument("--log-format", help="text or json lines (MESHGATE_LOG_FORMAT)")
     serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="see real runs in the dashboard: the example config against stand-in services",
+        description="Start stand-in shop services on loopback, serve the example config with "
+        "its staging routes pointed at them, send a signed Gitea push and an Argo CD sync to "
+        "itself, and print the dashboard's address. Ctrl-C stops it.",
+    )
+    demo.add_argument("--port", type=int, default=5016, help="port to listen on (default 5016)")
+    demo.add_argument(
+        "--data-dir", default=".meshgate-demo", help="its state (default ./.meshgate-demo)"
+    )
+    demo.set_defaults(handler=_demo)
 
     validate = commands.add_parser(
         "validate", help="check a config repo folder; exit 1 when anything is wrong"
@@ -140,6 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
             "data_dir",
             "database_url",
             "log_level",
+            "log_format",
         )
     }
     try:
@@ -147,12 +164,10 @@ def _serve(args: argparse.Namespace) -> int:
     except MeshgateError as exc:
         print(f"meshgate serve: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        level=settings.log_level,
+        log_format="json" if settings.log_format == "json" else "text",
     )
-    if settings.log_level != "debug":
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
     log.info("starting meshgate %s with %s", __version__, settings.describe())
     try:
         asyncio.run(_run_server(settings, os.environ))
@@ -198,6 +213,23 @@ def _listen(host: str, port: int) -> socket.socket:
         listener.close()
         raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return listener
+
+
+def _demo(args: argparse.Namespace) -> int:
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = Path(args.data_dir)
+    for stale in data_dir.glob("meshgate.db*"):
+        stale.unlink()  # each demo starts from an empty history
+    try:
+        asyncio.run(
+            run_demo(port=args.port, data_dir=data_dir, say=lambda text: print(text, flush=True))
+        )
+    except MeshgateError as exc:
+        print(f"meshgate demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

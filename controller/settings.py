@@ -66,7 +66,11 @@ class Settings:
     port: int = DEFAULT_PORT
     public_url: str = ""
     api_tokens: tuple[Secret, ...] = ()
+    read_tokens: tuple[Secret, ...] = ()
+    """When set, the dashboard and the read API need one of these (or an API token)."""
     log_level: str = "info"
+    log_format: str = "text"
+    """``text`` (lines for people) or ``json`` (one JSON object per line)."""
     runner_concurrency: int = 4
     """Runs executed at once by this process; 0 runs none (an intake-only replica)."""
     status_concurrency: int = 8
@@ -120,6 +124,7 @@ class Settings:
             "listen": f"{self.host}:{self.port}",
             "public_url": self.effective_public_url,
             "api_tokens": len(self.api_tokens),
+            "read_tokens": len(self.read_tokens),
             "runner_concurrency": self.runner_concurrency,
             "status_concurrency": self.status_concurrency,
             "status_retry_for_seconds": self.status_retry_for.total_seconds(),
@@ -143,7 +148,9 @@ _ENVIRONMENT = {
     "port": "MESHGATE_PORT",
     "public_url": "MESHGATE_PUBLIC_URL",
     "api_tokens": "MESHGATE_API_TOKENS",
+    "read_tokens": "MESHGATE_READ_TOKENS",
     "log_level": "MESHGATE_LOG_LEVEL",
+    "log_format": "MESHGATE_LOG_FORMAT",
     "runner_concurrency": "MESHGATE_RUNNER_CONCURRENCY",
     "status_concurrency": "MESHGATE_STATUS_CONCURRENCY",
     "status_retry_for": "MESHGATE_STATUS_RETRY_FOR",
@@ -223,6 +230,13 @@ def _tokens(text: str) -> tuple[Secret, ...]:
     return tuple(Secret(t.strip()) for t in text.split(",") if t.strip())
 
 
+def _log_format(text: str) -> str:
+    chosen = text.lower()
+    if chosen not in ("text", "json"):
+        raise ValueError(f"unknown log format {text!r} (text or json)")
+    return chosen
+
+
 def _log_level(text: str) -> str:
     level = text.lower()
     if level not in ("critical", "error", "warning", "info", "debug"):
@@ -244,6 +258,8 @@ _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "port": _port,
     "api_tokens": _tokens,
+    "read_tokens": _tokens,
     "log_level": _log_level,
+    "log_format": _log_format,
     "config_path": lambda t: t.strip("/"),
 }

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller import logs
 from controller.clients.services import ServiceClient
 from controller.environments.service import Environments, needs_environment
 from controller.errors import MeshgateError, PermanentError, StorageUnavailable, TemporaryError
@@ -172,6 +173,7 @@ class Runner:
         task.add_done_callback(done)
 
     async def _execute(self, run: Run) -> None:
+        logs.run_id.set(run.id)  # this task's context: every line about the run names it
         flows = Progress()
         heartbeat = asyncio.create_task(self._heartbeat(run.id, asyncio.current_task()))
         publisher = asyncio.create_task(self._publish(run.id, flows))

@@ -538,7 +538,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "meshgate",
             "version": "1",
             "description": "GitOps-native test controller: Argo CD and Gitea webhooks in, "
-            "test runs and commit statuses out.",
+            "test runs and commit statuses out. Reads are open unless MESHGATE_READ_TOKENS is "
+            "set; then every GET needs Authorization: Bearer with a read or API token.",
         },
         "paths": paths,
         "components": {

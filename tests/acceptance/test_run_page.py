@@ -160,15 +160,17 @@ async def test_a_rerun_from_the_page_needs_the_api_token_and_the_page_cookie(
             True,
         )
         shop.gate = asyncio.Event()
-        latest = await s.client.post(
-            f"/api/v1/runs/{new_id}/rerun", headers=AUTH, json={"config_revision": "latest"}
-        )
-        assert latest.status_code == 201, latest.text
-        assert (latest.json()["rerun_of"], latest.json()["config_pinned"]) == (new_id, False)
-        busy = await s.client.post(f"/api/v1/runs/{latest.json()['id']}/rerun", headers=AUTH)
-        assert busy.status_code == 409
-        assert "re-run it once it has ended" in busy.json()["error"]["message"]
-        shop.gate.set()
+        try:
+            latest = await s.client.post(
+                f"/api/v1/runs/{new_id}/rerun", headers=AUTH, json={"config_revision": "latest"}
+            )
+            assert latest.status_code == 201, latest.text
+            assert (latest.json()["rerun_of"], latest.json()["config_pinned"]) == (new_id, False)
+            busy = await s.client.post(f"/api/v1/runs/{latest.json()['id']}/rerun", headers=AUTH)
+            assert busy.status_code == 409
+            assert "re-run it once it has ended" in busy.json()["error"]["message"]
+        finally:
+            shop.gate.set()  # a failing assertion must not leave the stand-ins blocked
         assert (await s.ended(latest.json()["id"]))["state"] == "passed"
         page = await s.client.get(f"/runs/{new_id}")
         assert f'<a href="/runs/{run_id}">run #{run_id}</a>' in page.text

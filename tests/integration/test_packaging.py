@@ -1,5 +1,6 @@
-"""The built wheel is complete: an installed (non-editable) meshgate finds its schemas and
-migrations without the source tree."""
+"""The built wheel is complete: an installed (non-editable) meshgate finds its schemas,
+migrations, page templates and the example config (``meshgate demo``) without the source
+tree."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def test_wheel_contains_schemas_and_migrations(wheel: Path) -> None:
         assert f"controller/_schemas/{schema.name}" in names
     assert any(n.startswith("controller/storage/migrations/versions/") for n in names)
     assert "controller/storage/migrations/env.py" in names
+    for page in ("base.html", "run.html", "run_flows.html", "runs.html"):
+        assert f"controller/web/templates/{page}" in names
+    assert "controller/web/static/meshgate.css" in names
+    assert "controller/web/static/live-run.js" in names
+    assert "controller/_example/environments/staging.yaml" in names, "what meshgate demo serves"
 
 
 def test_installed_wheel_validates_without_the_source_tree(wheel: Path, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""``meshgate demo``: the example config against stand-in services, on loopback."""
