@@ -74,6 +74,11 @@ class RunnerSettings:
     idle_poll: timedelta = timedelta(seconds=2)
     max_attempts: int = 3
     progress_interval: timedelta = timedelta(milliseconds=500)
+    retry_first: timedelta = timedelta(seconds=5)
+    """A run that could not start (Argo CD or the database unavailable, no config yet) is
+    tried again after this, doubling per attempt up to ``retry_max``; the queue watchdog
+    ends a run that posts a status once it has waited ``MESHGATE_RUN_QUEUE_TIMEOUT``."""
+    retry_max: timedelta = timedelta(minutes=5)
 
 
 class Runner:
@@ -189,7 +194,15 @@ class Runner:
             return
         except TemporaryError as exc:
             log.warning("run %s could not start now, queued again: %s", run.id, exc)
-            await self._release(run, f"could not start yet ({exc}); queued again")
+            delay = min(
+                self._settings.retry_first * 2 ** max(run.attempt - 1, 0),
+                self._settings.retry_max,
+            )
+            await self._release(
+                run,
+                f"could not start yet ({exc}); queued again, next try in {delay}",
+                not_before=self._clock() + delay,
+            )
             return
         except MeshgateError as exc:
             message = f"could not start: {exc}"
@@ -361,27 +374,46 @@ class Runner:
     async def _finish(
         self, run: Run, state: str, message: str, result: dict[str, Any], junit: bytes
     ) -> None:
-        try:
-            finished = await self._storage.finish_run(
-                run.id,
-                owner=self._owner,
-                state=state,  # type: ignore[arg-type]
-                message=message,
-                result=result,
-                junit=junit,
-                now=self._clock(),
-            )
-        except PermanentError as exc:
-            log.warning("run %s: its end was not recorded: %s", run.id, exc)
-            return
+        """Record the run's end. A database that is briefly unavailable (SQLite locked by a
+        burst of writers, PostgreSQL failing over) is waited for, 0.5 s doubling up to the
+        claim's lease; past that the claim lapses and the run is taken again, which repeats
+        the work but loses nothing."""
+        pause = 0.5
+        deadline = asyncio.get_running_loop().time() + self._settings.lease.total_seconds()
+        while True:
+            try:
+                finished = await self._storage.finish_run(
+                    run.id,
+                    owner=self._owner,
+                    state=state,  # type: ignore[arg-type]
+                    message=message,
+                    result=result,
+                    junit=junit,
+                    now=self._clock(),
+                )
+                break
+            except PermanentError as exc:
+                log.warning("run %s: its end was not recorded: %s", run.id, exc)
+                return
+            except StorageUnavailable as exc:
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    log.error("run %s: its end could not be recorded: %s", run.id, exc)
+                    return
+                log.warning("run %s: recording its end again in %.1fs: %s", run.id, pause, exc)
+                await asyncio.sleep(pause)
+                pause *= 2
         took = None
         if finished.started_at is not None and finished.finished_at is not None:
             took = (finished.finished_at - finished.started_at).total_seconds()
         self._metrics.run_finished(result=finished.state, seconds=took)
         self._on_finished()
 
-    async def _release(self, run: Run, reason: str) -> None:
+    async def _release(self, run: Run, reason: str, *, not_before: datetime | None = None) -> None:
         with contextlib.suppress(MeshgateError):
             await self._storage.release_run(
-                run.id, owner=self._owner, now=self._clock(), reason=reason
+                run.id,
+                owner=self._owner,
+                now=self._clock(),
+                reason=reason,
+                not_before=not_before,
             )

@@ -281,9 +281,17 @@ class EnvironmentQueries:
             return await _load(conn, env_id)
 
     async def list_environments(
-        self, *, workspace: str, active_only: bool = False, limit: int = 200
+        self,
+        *,
+        workspace: str,
+        active_only: bool = False,
+        context: str | None = None,
+        limit: int = 200,
     ) -> list[Environment]:
+        """Newest first; only those of ``context`` when given."""
         statement = select(_e).where(_e.c.workspace == workspace)
+        if context is not None:
+            statement = statement.where(_e.c.context == context)
         if active_only:
             statement = statement.where(_e.c.active_context.is_not(None))
         statement = statement.order_by(_e.c.id.desc()).limit(limit)

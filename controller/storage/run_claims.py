@@ -60,9 +60,10 @@ class RunClaimQueries:
                     status_dirty=_t.c.status_sha.is_not(None),
                 )
             )
+            due = or_(_t.c.not_before.is_(None), _t.c.not_before <= now)
             candidate = (
                 select(_t.c.id)
-                .where(or_(_t.c.state == "queued", _expired(now)))
+                .where(or_(and_(_t.c.state == "queued", due), _expired(now)))
                 .order_by(_t.c.id)
                 .limit(1)
             )
@@ -196,8 +197,17 @@ class RunClaimQueries:
             updated = (await conn.execute(select(_t).where(_t.c.id == run_id))).one()
         return run_from_row(updated)
 
-    async def release_run(self, run_id: int, *, owner: str, now: datetime, reason: str) -> bool:
-        """Give ``owner``'s running run back to the queue (a shutdown interrupted it); the
+    async def release_run(
+        self,
+        run_id: int,
+        *,
+        owner: str,
+        now: datetime,
+        reason: str,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Give ``owner``'s running run back to the queue (a shutdown interrupted it, or it
+        could not start yet: then it is not claimed again before ``not_before``); the
         attempt it used still counts. False if the claim was already gone."""
         async with self._db.write(f"releasing run {run_id}") as conn:
             await conn.execute(run_progress.delete().where(run_progress.c.run_id == run_id))
@@ -210,6 +220,7 @@ class RunClaimQueries:
                     lease_expires_at=None,
                     updated_at=now,
                     message=reason,
+                    not_before=not_before,
                 )
             )
         return bool(released.rowcount)

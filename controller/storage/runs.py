@@ -234,6 +234,7 @@ def _values(request: RunRequest, delivery: int | None, at: datetime) -> dict[str
         "status_dirty": request.status_target is not None,
         "rerun_of": request.rerun_of,
         "config_pinned": request.config_pinned,
+        "not_before": None,
     }
 
 

@@ -146,6 +146,8 @@ runs = Table(
     # A re-run: the run it repeats, and whether it runs with that run's config revision
     # (pinned) rather than the live one.
     Column("rerun_of", ID, nullable=True),
+    # Given back to the queue by a temporary failure: not claimed again before this.
+    Column("not_before", UTCDateTime, nullable=True),
     Column("config_pinned", Boolean, nullable=False, server_default=false()),
     Index(None, "state", "id"),  # the runner takes queued runs oldest first
     Index(None, "state", "lease_expires_at"),  # running runs whose claim ran out

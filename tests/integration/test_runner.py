@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -18,7 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from controller.clients.services import Exchange, ServiceClient
-from controller.models.runs import RunRequest
+from controller.errors import StorageUnavailable, TemporaryError
+from controller.models.runs import Run, RunRequest
 from controller.models.snapshot import ConfigSnapshot
 from controller.runner.service import Runner, RunnerSettings
 from controller.secretrefs import SecretResolver
@@ -35,6 +37,7 @@ QUICK = RunnerSettings(
     lease=timedelta(seconds=5),
     heartbeat=timedelta(milliseconds=50),
     idle_poll=timedelta(milliseconds=50),
+    retry_first=timedelta(milliseconds=200),
 )
 
 
@@ -199,3 +202,96 @@ async def test_a_defect_in_the_engine_ends_its_flow_and_the_run_in_error(
 
 async def _count(calls: list[int]) -> int:
     return len(calls)
+
+
+class UnavailableOnce(ServiceClient):
+    """The first run's client cannot be had (a temporary failure before anything ran)."""
+
+    failures = 1
+
+    async def __aenter__(self) -> UnavailableOnce:
+        if UnavailableOnce.failures:
+            UnavailableOnce.failures -= 1
+            raise TemporaryError("the service mesh is restarting")
+        await super().__aenter__()
+        return self
+
+
+async def test_a_run_that_cannot_start_yet_is_queued_again_after_a_pause(
+    storage: Storage,
+) -> None:
+    manual = RunRequest(workspace="shop", suite="quick", config_revision="r", trigger_type="manual")
+    run = await storage.queue_run(manual, at=datetime.now(UTC))
+    service = QuickService()
+    async with (
+        serving(service.app()) as base_url,
+        running(storage, quick_config(base_url), UnavailableOnce),
+    ):
+        waiting = await eventually(
+            lambda: storage.get_run(run.id), until=lambda r: "could not start yet" in r.message
+        )
+        assert waiting.message == (
+            "could not start yet (the service mesh is restarting); queued again, "
+            "next try in 0:00:00.200000"
+        )
+        ended = await eventually(
+            lambda: storage.get_run(run.id), until=lambda r: r.finished_at is not None
+        )
+    assert (ended.state, ended.attempt) == ("passed", 2)
+
+
+class QuickService:
+    def app(self) -> Starlette:
+        async def ok(request: Request) -> Response:
+            return Response(status_code=200)
+
+        return Starlette(routes=[Route("/ok", ok)])
+
+
+def quick_config(base_url: str) -> ConfigSnapshot:
+    return snapshot_of(
+        f"""{HEADER}kind: EnvironmentTemplate
+metadata: {{name: staging, workspace: shop}}
+spec:
+  provisioner: static
+  default: true
+  routing_policy: {{api: "{base_url}"}}
+---
+{HEADER}kind: Suite
+metadata: {{name: quick, workspace: shop}}
+spec:
+  flows:
+    - name: quick
+      steps:
+        - name: ok
+          request: {{service: api, path: /ok}}
+"""
+    )
+
+
+class LockedOnceStorage(Storage):
+    """The database refuses the first write of a run's end (SQLite locked by a burst)."""
+
+    refusals = 1
+
+    async def finish_run(self, run_id: int, **kwargs: Any) -> Run:
+        if LockedOnceStorage.refusals:
+            LockedOnceStorage.refusals -= 1
+            raise StorageUnavailable("database is locked while finishing the run")
+        return await super().finish_run(run_id, **kwargs)
+
+
+async def test_a_run_whose_end_cannot_be_written_at_once_is_recorded_on_a_retry(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage.__class__ = LockedOnceStorage
+    manual = RunRequest(workspace="shop", suite="quick", config_revision="r", trigger_type="manual")
+    run = await storage.queue_run(manual, at=datetime.now(UTC))
+    service = QuickService()
+    async with serving(service.app()) as base_url, running(storage, quick_config(base_url)):
+        ended = await eventually(
+            lambda: storage.get_run(run.id), until=lambda r: r.finished_at is not None
+        )
+    assert (ended.state, ended.attempt) == ("passed", 1)
+    assert LockedOnceStorage.refusals == 0
+    assert "recording its end again in 0.5s: database is locked" in caplog.text

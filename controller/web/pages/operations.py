@@ -6,6 +6,7 @@ their problems (``/config``). The same values as the JSON API, laid out for peop
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,10 +40,10 @@ def operations_routes(
             source=source,
             workspace=workspace,
         )
-        query = "&".join(f"{k}={v}" for k, v in (("source", source),) if v)
         older = None
         if len(found) == PAGE:
-            older = f"/deliveries?before={found[-1].id}" + (f"&{query}" if query else "")
+            kept = {k: v for k, v in (("source", source), ("workspace", workspace)) if v}
+            older = "/deliveries?" + urlencode({**kept, "before": found[-1].id})
         return pages.render(
             request,
             "deliveries.html",

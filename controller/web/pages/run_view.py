@@ -92,11 +92,7 @@ async def _environment(run: Run, storage: Storage) -> dict[str, Any] | None:
     that it leased, else the newest of that context."""
     request = run.request
     context = request.context or f"run-{run.id}"
-    found = [
-        env
-        for env in await storage.list_environments(workspace=request.workspace, limit=500)
-        if env.context == context
-    ]
+    found = await storage.list_environments(workspace=request.workspace, context=context, limit=20)
     if not found:
         return None
     held = [env for env in found if run.id in env.leases]

@@ -219,3 +219,18 @@ async def test_a_rerun_repeats_the_run_in_no_lane(storage: Storage) -> None:
         assert stored.request == rerun.request
     with pytest.raises(NotFound):
         await storage.queue_rerun(10**6, config_revision=None, at=T0)
+
+
+async def test_a_released_run_waits_until_its_not_before(storage: Storage) -> None:
+    queued = await storage.queue_run(MANUAL, at=T0)
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    retry = T0 + timedelta(seconds=10)
+    assert await storage.release_run(
+        queued.id, owner="a", now=T0, reason="Argo CD unavailable", not_before=retry
+    )
+    early = retry - timedelta(seconds=1)
+    assert await storage.claim_run(owner="b", now=early, lease_until=early, max_attempts=3) is None
+    again = await storage.claim_run(owner="b", now=retry, lease_until=retry + LEASE, max_attempts=3)
+    assert again is not None
+    assert (again.id, again.attempt) == (queued.id, 2)
