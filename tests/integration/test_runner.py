@@ -41,15 +41,20 @@ QUICK = RunnerSettings(
 )
 
 
-def config_for(base_url: str) -> ConfigSnapshot:
-    return snapshot_of(
-        f"""{HEADER}kind: EnvironmentTemplate
+def _staging(base_url: str) -> str:
+    return f"""{HEADER}kind: EnvironmentTemplate
 metadata: {{name: staging, workspace: shop}}
 spec:
   provisioner: static
   default: true
   routing_policy: {{api: "{base_url}"}}
----
+"""
+
+
+def config_for(base_url: str) -> ConfigSnapshot:
+    return snapshot_of(
+        _staging(base_url)
+        + f"""---
 {HEADER}kind: Suite
 metadata: {{name: smoke, workspace: shop}}
 spec:
@@ -249,14 +254,10 @@ class QuickService:
 
 
 def quick_config(base_url: str) -> ConfigSnapshot:
+    """``config_for``'s staging with a suite ``quick`` of one step that answers at once."""
     return snapshot_of(
-        f"""{HEADER}kind: EnvironmentTemplate
-metadata: {{name: staging, workspace: shop}}
-spec:
-  provisioner: static
-  default: true
-  routing_policy: {{api: "{base_url}"}}
----
+        _staging(base_url)
+        + f"""---
 {HEADER}kind: Suite
 metadata: {{name: quick, workspace: shop}}
 spec:
