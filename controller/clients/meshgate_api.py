@@ -1,10 +1,10 @@
-"""A client of meshgate's own API, for ``meshgate explain --server`` (the live config).
-
-Synchronous: the CLI makes one request and exits.
-"""
+"""Clients of meshgate's own API: ``explain_remotely`` for ``meshgate explain --server``
+(synchronous: the CLI makes one request and exits), and ``MeshgateAPI`` for ``meshgate
+demo``, which sends itself webhooks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -48,3 +48,42 @@ def explain_remotely(
     if not isinstance(answer, dict) or "integrations" not in answer:
         raise PermanentError(f"{server} did not answer like meshgate's explain API")
     return answer
+
+
+class MeshgateAPI:
+    """An async client of a running meshgate (``meshgate demo`` sends itself webhooks)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=TIMEOUT_SECONDS, trust_env=False, follow_redirects=False
+        )
+
+    async def __aenter__(self) -> MeshgateAPI:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.aclose()
+
+    async def wait_until_ready(self, *, within: float) -> None:
+        """Until ``/readyz`` answers 200 (storage up, a valid config loaded)."""
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    if (await self._client.get("/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    async def deliver(self, path: str, body: bytes, headers: dict[str, str]) -> list[int]:
+        """POST a webhook; the ids of the runs its delivery queued. Raises
+        ``PermanentError`` when meshgate did not accept it."""
+        try:
+            answer = await self._client.post(path, content=body, headers=headers)
+            if answer.status_code not in (200, 202):
+                raise PermanentError(f"{path} answered {answer.status_code}: {answer.text}")
+            delivery = answer.json()["delivery"]
+            listed = await self._client.get("/api/v1/runs", params={"delivery": delivery})
+        except httpx.HTTPError as exc:
+            raise TemporaryError(f"cannot reach meshgate: {exc}") from exc
+        return [int(run["id"]) for run in listed.json()["runs"]]

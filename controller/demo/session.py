@@ -34,10 +34,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import uvicorn
 
 from controller.app import build_controller
+from controller.clients.meshgate_api import MeshgateAPI
 from controller.demo.shop import ShopState, shop_apps
 from controller.errors import SettingsError
 from controller.settings import Secret, Settings
@@ -84,9 +84,15 @@ async def run_demo(
         }
         controller = await build_controller(settings, environ=environ)
         try:
-            async with _served(controller.app, port=port, lifespan="on") as base_url:
-                await _wait_for_config(base_url)
-                runs = await _send_webhooks(base_url, webhook_secret, argocd_token)
+            async with (
+                _served(controller.app, port=port, lifespan="on") as base_url,
+                MeshgateAPI(base_url) as api,
+            ):
+                await api.wait_until_ready(within=30)
+                runs = [
+                    f"{base_url}/runs/{run}"
+                    for run in await _send_webhooks(api, webhook_secret, argocd_token)
+                ]
                 say(
                     f"meshgate demo: dashboard at {base_url}/ ; runs {', '.join(runs)} are "
                     "starting (one passes, one fails at 'order is confirmed').\n"
@@ -118,8 +124,8 @@ def _prepare_config(destination: Path, routes: dict[str, str]) -> Path:
     return destination
 
 
-async def _send_webhooks(base_url: str, webhook_secret: str, argocd_token: str) -> list[str]:
-    push = json.dumps(_gitea_push()).encode()
+async def _send_webhooks(api: MeshgateAPI, webhook_secret: str, argocd_token: str) -> list[int]:
+    push = json.dumps(gitea_push()).encode()
     signature = hmac.new(webhook_secret.encode(), push, hashlib.sha256).hexdigest()
     sync = json.dumps(
         {
@@ -130,34 +136,20 @@ async def _send_webhooks(base_url: str, webhook_secret: str, argocd_token: str) 
             "health": "Healthy",
         }
     ).encode()
-    runs: list[str] = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False) as client:
-        for path, body, headers in (
-            (
-                "/api/v1/webhooks/gitea",
-                push,
-                {
-                    "Content-Type": "application/json",
-                    "X-Gitea-Event": "push",
-                    "X-Gitea-Delivery": str(uuid.uuid4()),
-                    "X-Gitea-Signature": signature,
-                },
-            ),
-            (
-                "/api/v1/webhooks/argocd",
-                sync,
-                {"Content-Type": "application/json", "Authorization": f"Bearer {argocd_token}"},
-            ),
-        ):
-            answer = await client.post(path, content=body, headers=headers)
-            answer.raise_for_status()
-            delivery = answer.json()["delivery"]
-            listed = (await client.get(f"/api/v1/runs?delivery={delivery}")).json()["runs"]
-            runs.extend(f"{base_url}/runs/{run['id']}" for run in listed)
-    return runs
+    gitea_headers = {
+        "Content-Type": "application/json",
+        "X-Gitea-Event": "push",
+        "X-Gitea-Delivery": str(uuid.uuid4()),
+        "X-Gitea-Signature": signature,
+    }
+    argocd_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {argocd_token}"}
+    return [
+        *await api.deliver("/api/v1/webhooks/gitea", push, gitea_headers),
+        *await api.deliver("/api/v1/webhooks/argocd", sync, argocd_headers),
+    ]
 
 
-def _gitea_push() -> dict[str, Any]:
+def gitea_push() -> dict[str, Any]:
     """A Gitea push of one commit to ``shop/user-service`` main (gitea.md §3), trimmed to
     what meshgate reads."""
     owner = {"id": 1, "login": "shop", "username": "shop"}
@@ -187,17 +179,6 @@ def _gitea_push() -> dict[str, Any]:
         "pusher": owner,
         "sender": owner,
     }
-
-
-async def _wait_for_config(base_url: str, within: float = 30.0) -> None:
-    """Until ``/readyz`` says the example config is loaded (it polls: the server runs in
-    this loop, but readiness is its own business)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=5, trust_env=False) as client:
-        async with asyncio.timeout(within):
-            while True:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-                await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager

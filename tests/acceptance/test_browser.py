@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import expect
 
-from controller.demo.session import DEMO_COMMIT, _gitea_push
+from controller.demo.session import DEMO_COMMIT, gitea_push
 from controller.settings import Secret, Settings
 from tests.acceptance.helpers import (
     WEBHOOK_ENVIRON,
@@ -57,7 +57,7 @@ async def test_a_failed_run_from_its_status_link_to_a_finished_rerun(
             await eventually(
                 lambda: config_status(server), until=lambda s: s["applied"] is not None
             )
-            push = json.dumps(_gitea_push()).encode()
+            push = json.dumps(gitea_push()).encode()
             answer = await server.client.post(
                 "/api/v1/webhooks/gitea", content=push, headers=signed(push, "push")
             )
