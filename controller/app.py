@@ -157,7 +157,7 @@ class Controller:
                     on_queued=runner.wake if runner is not None else lambda: None,
                 ),
                 *openapi_routes(),
-                *login_routes(tokens=readers),
+                *login_routes(tokens=readers, pages=pages),
                 *history_routes(storage=storage, pages=pages),
                 *operations_routes(
                     storage=storage,

@@ -14,16 +14,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from html import escape
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from controller.intake.auth import verify_bearer
 from controller.settings import Secret
+from controller.web.pages.rendering import Pages
 from controller.web.params import form_fields
 
 COOKIE = "meshgate_read"
@@ -74,11 +74,12 @@ class ReadAccess:
         return any(hmac.compare_digest(given, expected) for expected in self._cookies)
 
 
-def login_routes(*, tokens: Sequence[Secret]) -> list[Route]:
+def login_routes(*, tokens: Sequence[Secret], pages: Pages) -> list[Route]:
     """``/login``: a form asking for a read (or API) token, which sets the read cookie."""
 
     async def form(request: Request) -> Response:
-        return HTMLResponse(_page(_safe_next(request.query_params.get("next", "/")), ""))
+        target = _safe_next(request.query_params.get("next", "/"))
+        return pages.render(request, "login.html", signed_in=False, target=target, problem="")
 
     async def submit(request: Request) -> Response:
         fields = await form_fields(request)
@@ -86,7 +87,14 @@ def login_routes(*, tokens: Sequence[Secret]) -> list[Route]:
         token = fields.get("token", "")
         matching = [t for t in tokens if hmac.compare_digest(t.reveal().encode(), token.encode())]
         if not matching:
-            return HTMLResponse(_page(target, "That token is not valid here."), status_code=401)
+            return pages.render(
+                request,
+                "login.html",
+                status_code=401,
+                signed_in=False,
+                target=target,
+                problem="That token is not valid here.",
+            )
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE, cookie_value(matching[0]), httponly=True, samesite="strict", path="/"
@@ -104,16 +112,3 @@ def _safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-def _page(target: str, problem: str) -> str:
-    note = f"<p class='error'>{escape(problem)}</p>" if problem else ""
-    return (
-        "<!doctype html><html lang='en'><meta charset='utf-8'><title>Sign in · meshgate</title>"
-        "<link rel='stylesheet' href='/static/meshgate.css'><main><h1>meshgate</h1>"
-        f"<p>This meshgate needs a read token to show its dashboard.</p>{note}"
-        "<form method='post' action='/login' class='rerun'>"
-        f"<input type='hidden' name='next' value='{escape(target, quote=True)}'>"
-        "<label>Token <input type='password' name='token' required autofocus></label>"
-        "<button type='submit'>Sign in</button></form></main>"
-    )

@@ -8,6 +8,7 @@ API token)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypedDict
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +23,25 @@ from controller.web.api_tokens import require_api_token
 from controller.web.params import ID_MAX, PAGE_MAX, int_param, json_object, path_id, text_param
 
 
+class RunFilters(TypedDict):
+    workspace: str | None
+    suite: str | None
+    state: str | None
+    repository: str | None
+    trigger_type: str | None
+
+
+def run_filters(request: Request) -> RunFilters:
+    """The runs list's filters, shared by the API and the dashboard (400 for a bad one)."""
+    return {
+        "workspace": text_param(request, "workspace"),
+        "suite": text_param(request, "suite"),
+        "state": text_param(request, "state", choices=RUN_STATES),
+        "repository": text_param(request, "repository"),
+        "trigger_type": text_param(request, "trigger_type", choices=TRIGGER_TYPES),
+    }
+
+
 def run_routes(
     *,
     storage: Storage,
@@ -34,11 +54,7 @@ def run_routes(
     async def listing(request: Request) -> Response:
         limit = int_param(request, "limit", default=50, low=1, high=PAGE_MAX) or 50
         runs = await storage.list_runs(
-            workspace=text_param(request, "workspace"),
-            suite=text_param(request, "suite"),
-            state=text_param(request, "state", choices=RUN_STATES),
-            repository=text_param(request, "repository"),
-            trigger_type=text_param(request, "trigger_type", choices=TRIGGER_TYPES),
+            **run_filters(request),
             delivery=int_param(request, "delivery", default=None, low=1, high=ID_MAX),
             before=int_param(request, "before", default=None, low=1, high=ID_MAX),
             limit=limit,

@@ -16,7 +16,8 @@ from controller.models.runs import RUN_STATES, TRIGGER_TYPES, Run
 from controller.storage import Storage
 from controller.web.pages.charts import duration_ms, suite_chart
 from controller.web.pages.rendering import Pages
-from controller.web.params import ID_MAX, int_param, text_param
+from controller.web.params import ID_MAX, int_param
+from controller.web.runs import run_filters
 
 PAGE = 50
 CHART_RUNS = 60
@@ -24,24 +25,10 @@ CHART_RUNS = 60
 
 def history_routes(*, storage: Storage, pages: Pages) -> list[Route]:
     async def runs(request: Request) -> Response:
-        chosen = {
-            "workspace": text_param(request, "workspace"),
-            "suite": text_param(request, "suite"),
-            "state": text_param(request, "state", choices=RUN_STATES),
-            "repository": text_param(request, "repository"),
-            "trigger_type": text_param(request, "trigger_type", choices=TRIGGER_TYPES),
-        }
+        chosen = run_filters(request)
         before = int_param(request, "before", default=None, low=1, high=ID_MAX)
-        found = await storage.list_runs(
-            workspace=chosen["workspace"],
-            suite=chosen["suite"],
-            state=chosen["state"],
-            repository=chosen["repository"],
-            trigger_type=chosen["trigger_type"],
-            before=before,
-            limit=PAGE,
-        )
-        query = {name: value for name, value in chosen.items() if value is not None}
+        found = await storage.list_runs(**chosen, before=before, limit=PAGE)
+        query = {name: str(value) for name, value in chosen.items() if value is not None}
         return pages.render(
             request,
             "runs.html",

@@ -38,10 +38,19 @@ class Pages:
         )
 
     def render(
-        self, request: Request, template: str, *, status_code: int = 200, **context: Any
+        self,
+        request: Request,
+        template: str,
+        *,
+        status_code: int = 200,
+        signed_in: bool = True,
+        **context: Any,
     ) -> HTMLResponse:
+        """``signed_in=False`` (the sign-in page) leaves out the banner, which names config
+        revisions."""
+        banner = self._banner() if signed_in else None
         page = self._env.get_template(template).render(
-            request=request, banner=self._banner(), now=datetime.now(UTC), **context
+            request=request, banner=banner, now=datetime.now(UTC), **context
         )
         return HTMLResponse(page, status_code=status_code)
 
