@@ -1,5 +1,6 @@
 """What the clients of the REST APIs meshgate calls (Gitea, Argo CD) share: one request with
-its transport failures translated, and the server's own error message, cut to a line."""
+its transport failures translated, a success body decoded, and the server's own error
+message, cut to a line."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ async def request(
         raise unavailable(f"{where}: no answer in time ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
         raise unavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def success_body(response: httpx.Response, where: str, *, unavailable: type[TemporaryError]) -> Any:
+    """A successful answer's JSON (``None`` when it has no body); a body that is not JSON is
+    ``unavailable`` (a proxy's page, a truncated answer), naming ``where``."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise unavailable(
+            f"{where}: answered {response.status_code} with a body that is not JSON"
+        ) from exc
 
 
 def error_message(response: httpx.Response, *keys: str) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from controller.clients.api_calls import error_message, request
+from controller.clients.api_calls import error_message, request, success_body
 from controller.errors import PermanentError, TemporaryError
 from controller.settings import Secret
 
@@ -138,12 +138,8 @@ class ArgoCDClient:
         )
         code = response.status_code
         if code == 200:
-            try:
-                return response.json() if response.content else {}
-            except ValueError as exc:
-                raise ArgoCDUnavailable(
-                    f"{where}: answered 200 with a body that is not JSON"
-                ) from exc
+            body = success_body(response, where, unavailable=ArgoCDUnavailable)
+            return {} if body is None else body
         message = error_message(response, "message", "error")
         if code == 404 and missing_ok:
             return None

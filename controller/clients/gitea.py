@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from controller.clients.api_calls import error_message, request
+from controller.clients.api_calls import error_message, request, success_body
 from controller.errors import PermanentError, TemporaryError
 from controller.models.http import retry_after_seconds
 from controller.settings import Secret
@@ -171,14 +171,7 @@ class GiteaClient:
         )
         code = response.status_code
         if code in expect:
-            if code == 204 or not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise GiteaUnavailable(
-                    f"{where}: answered {code} with a body that is not JSON"
-                ) from exc
+            return success_body(response, where, unavailable=GiteaUnavailable)
         message = error_message(response, "message")
         reason = f"{where}: Gitea answered {code}" + (f": {message}" if message else "")
         if code in TEMPORARY_STATUSES:

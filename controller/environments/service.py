@@ -112,6 +112,7 @@ class Environments:
         wait = template.spec.get("wait") or {}
         patience = parse_duration(str(wait.get("timeout", "10m"))) + WAIT_MARGIN
         deadline = self._clock() + patience
+        noted = ""
         while True:
             now = self._clock()
             acquired = await self._storage.acquire_environment(
@@ -123,7 +124,7 @@ class Environments:
             )
             environment = acquired.environment
             if environment is None:
-                await self._wait_for_room(request, acquired.live, run_id, deadline)
+                noted = await self._wait_for_room(request, acquired.live, run_id, deadline, noted)
                 continue
             if run_id in environment.leases and environment.id not in leased:
                 leased.append(environment.id)
@@ -136,19 +137,27 @@ class Environments:
                 return found
 
     async def _wait_for_room(
-        self, request: EnvironmentRequest, live: int, run_id: int, deadline: datetime
-    ) -> None:
-        """The workspace is at its budget: say so on the run, then wait a while (an idle
-        environment was expired to make room, or a run will release one)."""
+        self,
+        request: EnvironmentRequest,
+        live: int,
+        run_id: int,
+        deadline: datetime,
+        noted: str,
+    ) -> str:
+        """The workspace is at its budget: say so on the run (once per change of the count:
+        ``noted`` is what the run already says), then wait a while (an idle environment was
+        expired to make room, or a run will release one); what the run says now."""
         reason = (
             f"waiting for room for environment {request.context!r}: workspace "
             f"{request.workspace!r} has {live} of {request.budget} live environments"
         )
         if self._clock() >= deadline:
             raise ProvisionFailed(f"{reason}, and the wait ran out")
-        await self._storage.note_running_run(run_id, message=reason, now=self._clock())
+        if reason != noted:
+            await self._storage.note_running_run(run_id, message=reason, now=self._clock())
         self._wake_sweeper()
         await self._sleep(self._settings.wait_poll_seconds)
+        return reason
 
     async def _provision(self, environment: Environment, template: ConfigDocument) -> Environment:
         try:

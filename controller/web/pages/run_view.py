@@ -38,14 +38,7 @@ class RunView:
 async def run_view(run_id: int, *, storage: Storage, config: Config) -> RunView:
     run = await storage.get_run(run_id)
     live = run.state not in ENDED_STATES
-    result: dict[str, Any] | None = None
-    junit = b""
-    if not live:
-        try:
-            result, junit = await storage.run_result(run.id)
-        except NotFound:
-            result = None
-    flows = list(result.get("flows", [])) if result else await storage.run_progress(run.id)
+    result, junit, flows = await _evidence(run, storage)
     statuses = [s.to_dict() for s in await storage.list_statuses(run_id=run.id)]
     decision, summary = await _decision(run, storage)
     return RunView(
@@ -64,12 +57,20 @@ async def run_view(run_id: int, *, storage: Storage, config: Config) -> RunView:
 async def flows_view(run_id: int, *, storage: Storage) -> tuple[Run, list[dict[str, Any]]]:
     """The run and its flows so far: the live part of the page."""
     run = await storage.get_run(run_id)
-    if run.state in ENDED_STATES:
-        try:
-            return run, list((await storage.run_result(run.id))[0].get("flows", []))
-        except NotFound:
-            return run, []
-    return run, await storage.run_progress(run.id)
+    return run, (await _evidence(run, storage))[2]
+
+
+async def _evidence(
+    run: Run, storage: Storage
+) -> tuple[dict[str, Any] | None, bytes, list[dict[str, Any]]]:
+    """An ended run's result, JUnit report and flows; a live run's flows so far."""
+    if run.state not in ENDED_STATES:
+        return None, b"", await storage.run_progress(run.id)
+    try:
+        result, junit = await storage.run_result(run.id)
+    except NotFound:
+        return None, b"", []
+    return result, junit, list(result.get("flows", []))
 
 
 async def _decision(run: Run, storage: Storage) -> tuple[dict[str, Any] | None, str]:
