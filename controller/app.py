@@ -111,12 +111,15 @@ class Controller:
         sweeper: EnvironmentSweeper,
         sweep: WakeableJob,
         metrics: Metrics,
+        owner: str,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         """``sweep`` runs ``sweeper.sweep`` (woken by releases too); ``closers`` release
         what the collaborators share (API client pools) after the background tasks have
-        stopped."""
+        stopped. ``owner`` names this process in the database (leases, job ticks)."""
         self.settings = settings
+        self.owner = owner
+        self._draining = False
         self.storage = storage
         self.sync = sync
         self.runner = runner
@@ -133,7 +136,9 @@ class Controller:
         readers = (*settings.read_tokens, *settings.api_tokens) if settings.read_tokens else ()
         self.app = Starlette(
             routes=[
-                *health_routes(readiness=[self._storage_ready, self._config_ready]),
+                *health_routes(
+                    readiness=[self._not_draining, self._storage_ready, self._config_ready]
+                ),
                 *config_status_routes(
                     sync=sync, poll_interval_seconds=settings.poll_interval.total_seconds()
                 ),
@@ -188,6 +193,20 @@ class Controller:
             self._closed = True
             await self.storage.close()
 
+    async def drain(self) -> None:
+        """The first step of a graceful stop (SIGTERM), while HTTP still answers: readiness
+        turns false (the Service stops sending traffic), no new run is claimed, and the runs
+        in progress get up to ``shutdown_grace`` to finish. What is still running after
+        that is handed back to the queue by the lifespan's shutdown, for another replica
+        or the next start. Webhooks arriving meanwhile are still accepted."""
+        self._draining = True
+        log.info(
+            "draining: not ready, claiming no runs, up to %ss for runs in progress",
+            self.settings.shutdown_grace.total_seconds(),
+        )
+        if self.runner is not None:
+            await self.runner.drain(grace=self.settings.shutdown_grace)
+
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._scheduler.every(
@@ -199,15 +218,25 @@ class Controller:
             self._background.spawn(self._watch(source.root), name="config-folder-watch")
         if self.runner is not None:
             self._background.spawn(self.runner.run_forever(), name="runner")
-        self._scheduler.every(WATCHDOG_INTERVAL, self._watchdog_tick, name="status-watchdog")
+        self._scheduler.every(
+            WATCHDOG_INTERVAL,
+            self._once_per_tick("status-watchdog", WATCHDOG_INTERVAL, self._watchdog.tick),
+            name="status-watchdog",
+        )
         if self.poster is not None:
             self._background.spawn(self.poster.run_forever(), name="status-poster")
             self._scheduler.every(POSTER_INTERVAL, self._wake_poster, name="status-poster")
+        sweep_every = self.settings.environment_sweep_interval
         self._scheduler.every(
-            self.settings.environment_sweep_interval, self._wake_sweep, name="environment-sweep"
+            sweep_every,
+            self._once_per_tick("environment-sweep", sweep_every, self._wake_sweep),
+            name="environment-sweep",
         )
+        orphans_every = self.settings.orphan_sweep_interval
         self._scheduler.every(
-            self.settings.orphan_sweep_interval, self._sweep_orphans, name="orphan-sweep"
+            orphans_every,
+            self._once_per_tick("orphan-sweep", orphans_every, self._sweeper.sweep_orphans),
+            name="orphan-sweep",
         )
         try:
             yield
@@ -234,11 +263,27 @@ class Controller:
     async def _wake_sweep(self) -> None:
         self._sweep.wake()
 
-    async def _sweep_orphans(self) -> None:
-        await self._sweeper.sweep_orphans()
+    def _once_per_tick(
+        self, name: str, every: timedelta, work: Callable[[], Awaitable[object]]
+    ) -> Callable[[], Awaitable[None]]:
+        """``work`` done by whichever replica claims the tick (``Storage.claim_tick``).
 
-    async def _watchdog_tick(self) -> None:
-        await self._watchdog.tick()
+        The config poll is not wrapped (each replica keeps its own config), nor the status
+        poster's wake-up (each post is claimed on its own) or the environment sweep woken
+        by a release (each teardown is claimed on its own)."""
+
+        async def tick() -> None:
+            try:
+                mine = await self.storage.claim_tick(
+                    name, owner=self.owner, now=datetime.now(UTC), every=every
+                )
+            except StorageUnavailable as exc:
+                log.warning("%s: cannot claim this tick: %s", name, exc)
+                return
+            if mine:
+                await work()
+
+        return tick
 
     async def _watch(self, root: Path) -> None:
         """Reload as soon as files change in a local config folder (development mode)."""
@@ -246,6 +291,9 @@ class Controller:
             async for changed in batches:
                 log.info("config folder changed (%d paths); reloading", len(changed))
                 await self.sync.refresh(reason="file change")
+
+    async def _not_draining(self) -> str | None:
+        return "shutting down" if self._draining else None
 
     async def _storage_ready(self) -> str | None:
         try:
@@ -326,6 +374,7 @@ def _status_poster(
             concurrency=settings.status_concurrency,
             max_delay=settings.status_max_backoff,
             retry_for=settings.status_retry_for,
+            lease=settings.lease,
         ),
         metrics=metrics,
     )
@@ -349,7 +398,7 @@ async def build_controller(
     """
     if not settings.data_dir.exists():
         settings.data_dir.mkdir(parents=True, mode=0o700)
-    storage = await Storage.open(settings.effective_database_url)
+    storage = await Storage.open(settings.effective_database_url, exclusive=True)
     try:
         matcher = Matcher()
 
@@ -412,7 +461,9 @@ async def build_controller(
             argocd=provisioner,
             config=lambda: sync.live,
             worker=owner,
-            settings=SweeperSettings(orphan_grace=settings.orphan_grace),
+            settings=SweeperSettings(
+                orphan_grace=settings.orphan_grace, worker_lease=settings.lease
+            ),
             clock=clock,
         )
         sweep = WakeableJob(sweeper.sweep, name="environment-sweep", background=background)
@@ -423,7 +474,12 @@ async def build_controller(
                 config_root=lambda: sync.live_root,
                 secrets=secrets,
                 owner=owner,
-                settings=RunnerSettings(concurrency=settings.runner_concurrency),
+                settings=RunnerSettings(
+                    concurrency=settings.runner_concurrency,
+                    lease=settings.lease,
+                    heartbeat=settings.lease / 4,
+                    max_attempts=settings.run_attempts,
+                ),
                 on_finished=wake_poster,
                 pinned_config=sync.snapshot_at,
                 metrics=metrics,
@@ -431,7 +487,9 @@ async def build_controller(
                     storage=storage,
                     argocd=provisioner,
                     worker=owner,
-                    settings=EnvironmentSettings(budget=settings.environment_budget),
+                    settings=EnvironmentSettings(
+                        budget=settings.environment_budget, worker_lease=settings.lease
+                    ),
                     clock=clock,
                     wake_sweeper=sweep.wake,
                 ),
@@ -487,6 +545,7 @@ async def build_controller(
             sweeper=sweeper,
             sweep=sweep,
             metrics=metrics,
+            owner=owner,
             closers=closers,
         )
     except MeshgateError:

@@ -11,16 +11,12 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from controller import __version__
-from controller.app import build_controller
 from controller.clients.meshgate_api import explain_remotely
 from controller.configsync.folder import folder_snapshot, load_folder, write_report
 from controller.demo.session import run_demo
@@ -32,7 +28,8 @@ from controller.logs import configure_logging
 from controller.matcher.service import Matcher
 from controller.runner.local import LocalRun, PreparedRun, run_locally
 from controller.runner.progress import ConsoleProgress
-from controller.settings import Settings, load_settings
+from controller.serving import serve
+from controller.settings import load_settings
 
 log = logging.getLogger("controller")
 
@@ -170,49 +167,13 @@ def _serve(args: argparse.Namespace) -> int:
     )
     log.info("starting meshgate %s with %s", __version__, settings.describe())
     try:
-        asyncio.run(_run_server(settings, os.environ))
+        asyncio.run(serve(settings, os.environ))
     except MeshgateError as exc:
         print(f"meshgate serve: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
     return 0
-
-
-async def _run_server(settings: Settings, environ: Mapping[str, str]) -> None:
-    listener = _listen(settings.host, settings.port)
-    try:
-        controller = await build_controller(settings, environ=environ)
-        try:
-            config = uvicorn.Config(
-                controller.app,
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                lifespan="on",
-                server_header=False,
-            )
-            await uvicorn.Server(config).serve(sockets=[listener])
-        finally:
-            await controller.close()
-    finally:
-        listener.close()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind before anything starts: uvicorn reports a taken port by exiting the process."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
-    # protocol says TCP, and without it a response written in two parts (headers, then a
-    # JSON body) waits ~40 ms for the client's delayed ACK.
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-    except OSError as exc:
-        listener.close()
-        raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return listener
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ and makes the number of worker threads one decision.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
@@ -89,3 +90,34 @@ class WakeableJob:
                     return
         finally:
             self._running = False
+
+
+@contextlib.asynccontextmanager
+async def renewing(
+    renew: Callable[[], Awaitable[bool]], *, every: float, what: str
+) -> AsyncIterator[None]:
+    """Call ``renew`` every ``every`` seconds while the block runs: the heartbeat of a lease
+    on work that may outlast it (provisioning waits for Argo CD for minutes).
+
+    A failed renewal (the database briefly unreachable) is logged and tried again at the
+    next beat; a lost claim (``renew`` answers False) is logged once and stops the beats.
+    The block is not interrupted either way: what it finishes is recorded only if the
+    claim is still its own (the storage methods check the owner)."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await renew():
+                    log.warning("lost the claim on %s to another worker", what)
+                    return
+            except Exception as exc:
+                log.warning("could not renew the claim on %s: %s", what, exc)
+
+    task = asyncio.get_running_loop().create_task(beat(), name=f"renewing {what}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

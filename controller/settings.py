@@ -89,6 +89,16 @@ class Settings:
     orphan_grace: timedelta = timedelta(minutes=10)
     """An Application labelled as meshgate's with no environment is deleted once it is
     older than this (a provisioning in flight on another replica is never an orphan)."""
+    lease: timedelta = timedelta(seconds=60)
+    """How long a claim on work (a run, a status post, an environment's provisioning or
+    teardown) holds without being renewed; renewed every quarter of it. When a replica dies,
+    another one takes its work over after this."""
+    run_attempts: int = 3
+    """Claims of one run in all: a run interrupted this many times (its replica died) ends
+    ``error`` instead of starting again."""
+    shutdown_grace: timedelta = timedelta(seconds=30)
+    """On SIGTERM, how long runs in progress may take to finish before they are handed
+    back to the queue (for another replica, or the next start)."""
 
     @property
     def config_source_kind(self) -> SourceKind:
@@ -134,6 +144,9 @@ class Settings:
             "environment_sweep_interval_seconds": self.environment_sweep_interval.total_seconds(),
             "orphan_sweep_interval_seconds": self.orphan_sweep_interval.total_seconds(),
             "orphan_grace_seconds": self.orphan_grace.total_seconds(),
+            "lease_seconds": self.lease.total_seconds(),
+            "run_attempts": self.run_attempts,
+            "shutdown_grace_seconds": self.shutdown_grace.total_seconds(),
         }
 
 
@@ -160,6 +173,9 @@ _ENVIRONMENT = {
     "environment_sweep_interval": "MESHGATE_ENVIRONMENT_SWEEP_INTERVAL",
     "orphan_sweep_interval": "MESHGATE_ORPHAN_SWEEP_INTERVAL",
     "orphan_grace": "MESHGATE_ORPHAN_GRACE",
+    "lease": "MESHGATE_LEASE",
+    "run_attempts": "MESHGATE_RUN_ATTEMPTS",
+    "shutdown_grace": "MESHGATE_SHUTDOWN_GRACE",
 }
 
 
@@ -219,6 +235,13 @@ def _interval(text: str) -> timedelta:
     return value
 
 
+def _lease(text: str) -> timedelta:
+    value = parse_duration(text)
+    if value < timedelta(seconds=2):
+        raise ValueError(f"lease {text!r} is below the minimum of 2s")
+    return value
+
+
 def _positive_duration(text: str) -> timedelta:
     value = parse_duration(text)
     if value <= timedelta(0):
@@ -254,6 +277,9 @@ _CONVERTERS: dict[str, Any] = {
     "environment_sweep_interval": _interval,
     "orphan_sweep_interval": _interval,
     "orphan_grace": parse_duration,
+    "lease": _lease,
+    "run_attempts": lambda t: _count(t, 1, 100),
+    "shutdown_grace": parse_duration,
     "poll_interval": _interval,
     "data_dir": Path,
     "port": _port,

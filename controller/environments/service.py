@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from controller.concurrency import renewing
 from controller.environments.argocd_provisioner import ArgoCDProvisioner, ProvisionFailed
 from controller.models.documents import ConfigDocument
 from controller.models.durations import parse_duration
@@ -29,7 +30,8 @@ WAIT_MARGIN = timedelta(minutes=1)
 @dataclass(frozen=True, slots=True)
 class EnvironmentSettings:
     wait_poll_seconds: float = 1.0
-    worker_lease: timedelta = timedelta(minutes=15)
+    worker_lease: timedelta = timedelta(seconds=60)
+    """The claim on a provisioning, renewed every quarter of it while Argo CD works."""
     budget: int = 0
     """Live environments per workspace (``0``: no limit); a run past it waits for room."""
 
@@ -160,6 +162,22 @@ class Environments:
         return reason
 
     async def _provision(self, environment: Environment, template: ConfigDocument) -> Environment:
+        async with renewing(
+            lambda: self._renew(environment.id),
+            every=self._settings.worker_lease.total_seconds() / 4,
+            what=f"the provisioning of environment {environment.id}",
+        ):
+            return await self._provision_now(environment, template)
+
+    async def _renew(self, env_id: int) -> bool:
+        now = self._clock()
+        return await self._storage.renew_environment_work(
+            env_id, worker=self._worker, now=now, lease_until=now + self._settings.worker_lease
+        )
+
+    async def _provision_now(
+        self, environment: Environment, template: ConfigDocument
+    ) -> Environment:
         try:
             routing = _routing(template, environment.context)
             application = project = None

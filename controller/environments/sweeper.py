@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from controller.concurrency import renewing
 from controller.environments.argocd_provisioner import (
     CONTEXT_LABEL,
     WORKSPACE_LABEL,
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SweeperSettings:
-    worker_lease: timedelta = timedelta(minutes=15)
+    worker_lease: timedelta = timedelta(seconds=60)
+    """The claim on a teardown, renewed every quarter of it while Argo CD deletes."""
     teardown_timeout: timedelta = timedelta(minutes=10)
     """How long one teardown waits for Argo CD to remove the Application."""
     first_retry: timedelta = timedelta(seconds=30)
@@ -74,7 +76,21 @@ class EnvironmentSweeper:
             )
             if environment is None:
                 return deleted
-            deleted += await self._teardown(environment)
+            deleted += await self._renewed_teardown(environment)
+
+    async def _renewed_teardown(self, environment: Environment) -> int:
+        async with renewing(
+            lambda: self._renew(environment.id),
+            every=self._settings.worker_lease.total_seconds() / 4,
+            what=f"the teardown of environment {environment.id}",
+        ):
+            return await self._teardown(environment)
+
+    async def _renew(self, env_id: int) -> bool:
+        now = self._clock()
+        return await self._storage.renew_environment_work(
+            env_id, worker=self._worker, now=now, lease_until=now + self._settings.worker_lease
+        )
 
     async def _teardown(self, environment: Environment) -> int:
         try:

@@ -147,6 +147,15 @@ class Runner:
         room = len(self._active) < self._settings.concurrency
         return room and not self._closing and self._config() is not None
 
+    async def drain(self, *, grace: timedelta) -> None:
+        """Stop claiming; wait up to ``grace`` for the runs in progress to end by themselves
+        (``aclose`` then hands back the rest)."""
+        self._closing = True
+        self.wake()
+        active = list(self._active.values())
+        if active and grace > timedelta(0):
+            await asyncio.wait(active, timeout=grace.total_seconds())
+
     async def aclose(self) -> None:
         """Stop claiming; cancel the runs in progress, which go back to the queue."""
         self._closing = True

@@ -172,17 +172,20 @@ class EnvironmentQueries:
             await conn.execute(
                 delete(_l).where(_l.c.environment_id == env_id, _l.c.run_id == run_id)
             )
-            row = (await conn.execute(select(_e).where(_e.c.id == env_id))).one_or_none()
-            if row is None or row.state != "ready":
-                return
-            left = await _lease_ids(conn, env_id)
-            if not left:
-                ttl = timedelta(seconds=0 if row.close_requested_at else row.ttl_seconds)
-                await conn.execute(
-                    update(_e)
-                    .where(_e.c.id == env_id)
-                    .values(last_used_at=now, expires_at=now + ttl, updated_at=now)
-                )
+            await _start_ttl_if_unleased(conn, env_id, now)
+
+    async def renew_environment_work(
+        self, env_id: int, *, worker: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Extend ``worker``'s claim on the provisioning or teardown of ``env_id`` (its
+        heartbeat); False once the work is no longer ``worker``'s."""
+        async with self._db.write(f"renewing the work on environment {env_id}") as conn:
+            renewed = await conn.execute(
+                update(_e)
+                .where(_e.c.id == env_id, _e.c.worker == worker)
+                .values(worker_until=lease_until, updated_at=now)
+            )
+        return bool(renewed.rowcount)
 
     async def claim_expired_environment(
         self, *, worker: str, now: datetime, lease_until: datetime
@@ -334,6 +337,35 @@ async def close_environments(
         )
     )
     return int(done.rowcount or 0)
+
+
+async def release_leases_of_runs(
+    conn: AsyncConnection, run_ids: Sequence[int], now: datetime
+) -> None:
+    """Drop every environment lease of ``run_ids`` (runs that ended without their runner:
+    interrupted too often), as each run's own release would have."""
+    if not run_ids:
+        return
+    held = await conn.execute(
+        select(_l.c.environment_id).where(_l.c.run_id.in_(run_ids)).distinct()
+    )
+    env_ids = sorted(held.scalars())
+    await conn.execute(delete(_l).where(_l.c.run_id.in_(run_ids)))
+    for env_id in env_ids:
+        await _start_ttl_if_unleased(conn, env_id, now)
+
+
+async def _start_ttl_if_unleased(conn: AsyncConnection, env_id: int, now: datetime) -> None:
+    """The last lease out starts the TTL (at once for a closed pull request's)."""
+    row = (await conn.execute(select(_e).where(_e.c.id == env_id))).one_or_none()
+    if row is None or row.state != "ready" or await _lease_ids(conn, env_id):
+        return
+    ttl = timedelta(seconds=0 if row.close_requested_at else row.ttl_seconds)
+    await conn.execute(
+        update(_e)
+        .where(_e.c.id == env_id)
+        .values(last_used_at=now, expires_at=now + ttl, updated_at=now)
+    )
 
 
 async def _live_count(conn: AsyncConnection, workspace: str) -> int:

@@ -17,12 +17,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
 from controller.models.runs import Run, RunState
 from controller.storage.database import Database
+from controller.storage.environments import release_leases_of_runs
 from controller.storage.runs import run_from_row
 from controller.storage.tables import LEASE_OWNER_MAX, run_progress, run_results, runs
 from controller.storage.types import require_aware
@@ -42,12 +43,14 @@ class RunClaimQueries:
         """Claim the oldest claimable run for ``owner`` until ``lease_until``, or ``None``.
 
         Running runs whose lease expired and that were claimed ``max_attempts`` times end
-        ``error`` first (in the same transaction)."""
+        ``error`` first, in the same transaction: their environment leases are dropped
+        (so the TTL runs) and their status is marked for posting (the ``pending`` posted
+        for them is resolved as ``error``)."""
         _check_owner(owner)
         require_aware(now, "now")
         require_aware(lease_until, "lease_until")
         async with self._db.write("claiming a run") as conn:
-            await conn.execute(
+            abandoned = await conn.execute(
                 update(_t)
                 .where(_expired(now), _t.c.attempt >= max_attempts)
                 .values(
@@ -59,17 +62,15 @@ class RunClaimQueries:
                     message=f"interrupted {max_attempts} times (its runner stopped); not retried",
                     status_dirty=_t.c.status_sha.is_not(None),
                 )
+                .returning(_t.c.id)
             )
-            due = or_(_t.c.not_before.is_(None), _t.c.not_before <= now)
-            candidate = (
-                select(_t.c.id)
-                .where(or_(and_(_t.c.state == "queued", due), _expired(now)))
-                .order_by(_t.c.id)
-                .limit(1)
-            )
-            if conn.dialect.name == "postgresql":
-                candidate = candidate.with_for_update(skip_locked=True)
-            run_id = (await conn.execute(candidate)).scalar_one_or_none()
+            abandoned_ids = list(abandoned.scalars())
+            if abandoned_ids:
+                await conn.execute(
+                    run_progress.delete().where(run_progress.c.run_id.in_(abandoned_ids))
+                )
+                await release_leases_of_runs(conn, abandoned_ids, now)
+            run_id = await _next_claimable(conn, now)
             if run_id is None:
                 return None
             row = (
@@ -234,6 +235,56 @@ class RunClaimQueries:
         if row is None:
             raise NotFound(f"run {run_id} has no result (yet)")
         return dict(row.result), bytes(row.junit)
+
+
+async def _next_claimable(conn: AsyncConnection, now: datetime) -> int | None:
+    """The oldest run that is due (queued, or its runner's lease ran out), locked; a
+    candidate that a newer run of its lane already follows is superseded on the way.
+
+    Queuing supersedes the older runs of a lane, but two replicas queuing runs of one lane
+    at the same instant (PostgreSQL, read committed) each miss the other's: the older run
+    stays queued. It is settled here, so it never runs after (and never reports over) the
+    newer commit's run."""
+    due = or_(_t.c.not_before.is_(None), _t.c.not_before <= now)
+    candidate = (
+        select(_t.c.id, _t.c.workspace, _t.c.rule, _t.c.lane)
+        .where(or_(and_(_t.c.state == "queued", due), _expired(now)))
+        .order_by(_t.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    while True:
+        row = (await conn.execute(candidate)).first()
+        if row is None:
+            return None
+        newest = None
+        if row.lane is not None:
+            newest = (
+                await conn.execute(
+                    select(func.max(_t.c.id)).where(
+                        _t.c.workspace == row.workspace,
+                        _t.c.rule == row.rule,
+                        _t.c.lane == row.lane,
+                        _t.c.id > row.id,
+                        _t.c.state != "superseded",
+                    )
+                )
+            ).scalar_one_or_none()
+        if newest is None:
+            return int(row.id)
+        await conn.execute(
+            update(_t)
+            .where(_t.c.id == row.id)
+            .values(
+                state="superseded",
+                superseded_by=newest,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                status_dirty=_t.c.status_sha.is_not(None),
+            )
+        )
 
 
 def _expired(now: datetime) -> Any:

@@ -3,7 +3,7 @@
 Queuing a run and superseding the older queued runs of its lane happen in one transaction, so
 no reader sees two queued runs of one lane from this replica. Across replicas on PostgreSQL
 (read committed), two runs of one lane queued at the same instant may each miss the other;
-the runner, which claims runs, is where that is settled.
+claiming is where that is settled (``run_claims``).
 """
 
 from __future__ import annotations

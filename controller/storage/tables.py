@@ -301,3 +301,13 @@ environment_leases = Table(
     Column("run_id", ID, primary_key=True),
     Column("acquired_at", UTCDateTime, nullable=False),
 )
+
+# Periodic jobs that several replicas run: whoever claims a tick does its work.
+job_ticks = Table(
+    "job_ticks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("owner", String(LEASE_OWNER_MAX), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)

@@ -156,3 +156,29 @@ def test_settings_environment_sweeps_defaults_and_overrides() -> None:
         timedelta(seconds=5),
     )
     assert (tuned.orphan_sweep_interval, tuned.orphan_grace) == (timedelta(minutes=1), timedelta(0))
+
+
+def test_settings_leases_attempts_and_shutdown_grace_defaults_and_overrides() -> None:
+    defaults = load_settings({})
+    assert (defaults.lease, defaults.run_attempts, defaults.shutdown_grace) == (
+        timedelta(seconds=60),
+        3,
+        timedelta(seconds=30),
+    )
+    tuned = load_settings(
+        {"MESHGATE_LEASE": "3s", "MESHGATE_RUN_ATTEMPTS": "1", "MESHGATE_SHUTDOWN_GRACE": "0s"}
+    )
+    assert (tuned.lease, tuned.run_attempts, tuned.shutdown_grace) == (
+        timedelta(seconds=3),
+        1,
+        timedelta(0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MESHGATE_LEASE", "1s"), ("MESHGATE_RUN_ATTEMPTS", "0"), ("MESHGATE_SHUTDOWN_GRACE", "x")],
+)
+def test_settings_leases_refuse_unusable_values(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: value})

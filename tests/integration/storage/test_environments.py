@@ -329,3 +329,18 @@ async def test_a_full_workspace_expires_one_idle_environment_at_a_time(storage: 
         e.context: e.expires_at == later for e in await storage.list_environments(workspace="shop")
     }
     assert expiring == {"pr-1": True, "pr-2": False}, "the least recently used one only"
+
+
+async def test_only_its_worker_renews_the_work_on_an_environment(storage: Storage) -> None:
+    first = await acquire(storage, 1)
+    env_id = first.environment.id
+    later = T0 + timedelta(minutes=9)
+    assert await storage.renew_environment_work(
+        env_id, worker="w1", now=later, lease_until=later + LEASE
+    )
+    assert not await storage.renew_environment_work(
+        env_id, worker="w2", now=later, lease_until=later + LEASE
+    )
+    # Renewed at 9 min: still w1's at 15 min, so a second run waits instead of taking over.
+    second = await acquire(storage, 2, worker="w2", at=timedelta(minutes=15))
+    assert second.role == "wait"

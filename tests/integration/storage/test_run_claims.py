@@ -8,10 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from controller.errors import NotFound, StorageError
 from controller.models.runs import RunRequest
 from controller.storage import Storage
+from tests.integration.storage.test_environments import PR_123
 from tests.integration.storage.test_runs import REQUEST, T0, _deliver, _push
 
 pytestmark = pytest.mark.anyio
@@ -103,6 +105,50 @@ async def test_a_run_interrupted_max_attempts_times_ends_in_error(storage: Stora
     assert (ended.state, ended.message) == (
         "error",
         "interrupted 2 times (its runner stopped); not retried",
+    )
+
+
+async def test_a_run_that_missed_its_supersede_is_superseded_when_claimed(
+    storage: Storage,
+) -> None:
+    """Two replicas queuing one lane at the same instant each miss the other's run: the
+    older one is still queued. (Made here by putting it back in the queue.)"""
+    _, (older,) = await _deliver(storage, _push(1), REQUEST)
+    _, (newer,) = await _deliver(storage, _push(2), REQUEST)
+    async with storage._db.write("undoing a supersede") as conn:
+        await conn.execute(
+            text("UPDATE runs SET state = 'queued', superseded_by = NULL WHERE id = :id"),
+            {"id": older},
+        )
+    claimed = await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert claimed is not None
+    assert claimed.id == newer
+    missed = await storage.get_run(older)
+    assert (missed.state, missed.superseded_by) == ("superseded", newer)
+
+
+async def test_a_run_abandoned_after_its_attempts_lets_go_of_its_environment(
+    storage: Storage,
+) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    claimed = await storage.claim_run(owner="r0", now=T0, lease_until=T0 + LEASE, max_attempts=1)
+    assert claimed is not None
+    acquired = await storage.acquire_environment(
+        PR_123, run_id=run.id, worker="r0", now=T0, lease_until=T0 + LEASE
+    )
+    await storage.environment_ready(
+        acquired.environment.id, worker="r0", routing={}, application="app-pr-123", now=T0
+    )
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert (
+        await storage.claim_run(owner="r1", now=later, lease_until=later + LEASE, max_attempts=1)
+        is None
+    )
+    assert (await storage.get_run(run.id)).state == "error"
+    environment = await storage.get_environment(acquired.environment.id)
+    assert (environment.leases, environment.expires_at) == (
+        (),
+        later + timedelta(seconds=PR_123.ttl_seconds),
     )
 
 

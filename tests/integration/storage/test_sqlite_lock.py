@@ -1,0 +1,33 @@
+"""One server per SQLite file: a second exclusive open is refused, naming the way out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from controller.errors import StorageError
+from controller.storage import Storage
+from tests.integration.storage.conftest import sqlite_url
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_second_server_on_one_sqlite_file_is_refused_until_the_first_closes(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path / "data" / "meshgate.db")
+    first = await Storage.open(url, exclusive=True)
+    try:
+        with pytest.raises(StorageError) as refused:
+            await Storage.open(url, exclusive=True)
+        message = str(refused.value)
+        assert f"in use by another meshgate process (pid {os.getpid()})" in message
+        assert "PostgreSQL" in message
+        reader = await Storage.open(url)  # tools that only read are not locked out
+        await reader.close()
+    finally:
+        await first.close()
+    again = await Storage.open(url, exclusive=True)
+    await again.close()
