@@ -338,6 +338,10 @@ def config_banner(sync: ConfigSync) -> str | None:
 
 
 POSTER_INTERVAL = timedelta(seconds=5)
+# A claimed status post waits for a free slot, then for Gitea (10 s timeout), then for its
+# outcome to be recorded with the next claim: a lease shorter than that lets another replica
+# post the same status again while the first post is still on its way.
+MIN_STATUS_LEASE = timedelta(seconds=30)
 WATCHDOG_INTERVAL = timedelta(seconds=30)
 
 # Below this, full collections are short enough not to matter, and a collection per applied
@@ -374,7 +378,7 @@ def _status_poster(
             concurrency=settings.status_concurrency,
             max_delay=settings.status_max_backoff,
             retry_for=settings.status_retry_for,
-            lease=settings.lease,
+            lease=max(settings.lease, MIN_STATUS_LEASE),
         ),
         metrics=metrics,
     )

@@ -90,9 +90,9 @@ class Settings:
     """An Application labelled as meshgate's with no environment is deleted once it is
     older than this (a provisioning in flight on another replica is never an orphan)."""
     lease: timedelta = timedelta(seconds=60)
-    """How long a claim on work (a run, a status post, an environment's provisioning or
-    teardown) holds without being renewed; renewed every quarter of it. When a replica dies,
-    another one takes its work over after this."""
+    """How long a claim on work (a run, an environment's provisioning or teardown, a status
+    post: at least 30s) holds without being renewed; renewed every quarter of it. When a
+    replica dies, another one takes its work over after this."""
     run_attempts: int = 3
     """Claims of one run in all: a run interrupted this many times (its replica died) ends
     ``error`` instead of starting again."""

@@ -187,6 +187,15 @@ class Environments:
                 done = await self._argocd.provision(template, context=environment.context)
                 if done.managed:
                     application, project = done.application, done.project
+        except asyncio.CancelledError:
+            # The run was superseded or its replica is stopping: nothing failed, so the
+            # runs waiting for this environment take the provisioning over instead of
+            # failing with it.
+            with contextlib.suppress(Exception):
+                await self._storage.abandon_environment_work(
+                    environment.id, worker=self._worker, now=self._clock()
+                )
+            raise
         except BaseException as exc:
             # Failed for good, or Argo CD unreachable (the run is queued again): either way
             # the slot is freed, so the next attempt provisions anew instead of waiting for
@@ -208,7 +217,8 @@ class Environments:
 
     async def _wait(self, environment: Environment, deadline: datetime) -> Environment | None:
         """Wait for another run's provisioning (the ready environment), or for a teardown
-        to finish (``None``: acquire again); raises ``ProvisionFailed``."""
+        to finish or the provisioning to be left (``None``: acquire again); raises
+        ``ProvisionFailed``."""
         while True:
             if self._clock() >= deadline:
                 raise ProvisionFailed(
@@ -219,6 +229,10 @@ class Environments:
             environment = await self._storage.get_environment(environment.id)
             if environment.state == "ready":
                 return environment
+            if environment.state == "provisioning" and (
+                environment.worker_until is None or environment.worker_until < self._clock()
+            ):
+                return None  # its worker stopped or died: acquiring again takes it over
             if environment.state == "failed":
                 raise ProvisionFailed(environment.message or "provisioning failed")
             if environment.state == "deleted":

@@ -72,6 +72,8 @@ class Environment:
     pull_request: str | None = None
     close_requested_at: datetime | None = None
     teardown_attempts: int = 0
+    worker_until: datetime | None = None
+    """Until when its provisioning or teardown is claimed (``None``: nobody works on it)."""
     leases: tuple[int, ...] = ()
     """The runs holding it."""
 

@@ -47,11 +47,15 @@ from controller.models.environments import (
     EnvironmentRequest,
 )
 from controller.storage.database import Database
-from controller.storage.tables import environment_leases, environments
+from controller.storage.tables import environment_leases, environments, runs
 from controller.storage.types import require_aware
 
 _e = environments
 _l = environment_leases
+ABANDONED_GRACE = timedelta(minutes=5)
+"""How long a provisioning left by its run (cancelled, or its replica died) waits for another
+run of its context to take it over before it is torn down. Its Application, if Argo CD has
+one already, is not known to the environment yet: the orphan sweep deletes it."""
 
 
 class EnvironmentQueries:
@@ -174,6 +178,17 @@ class EnvironmentQueries:
             )
             await _start_ttl_if_unleased(conn, env_id, now)
 
+    async def abandon_environment_work(self, env_id: int, *, worker: str, now: datetime) -> None:
+        """``worker`` stops provisioning ``env_id`` without it failing (its run was
+        cancelled): it stays ``provisioning`` with nobody on it, and the next run that
+        asks, or one waiting for it, takes the provisioning over at once."""
+        async with self._db.write(f"handing over the provisioning of environment {env_id}") as conn:
+            await conn.execute(
+                update(_e)
+                .where(_e.c.id == env_id, _e.c.worker == worker, _e.c.state == "provisioning")
+                .values(worker=None, worker_until=None, updated_at=now)
+            )
+
     async def renew_environment_work(
         self, env_id: int, *, worker: str, now: datetime, lease_until: datetime
     ) -> bool:
@@ -190,25 +205,39 @@ class EnvironmentQueries:
     async def claim_expired_environment(
         self, *, worker: str, now: datetime, lease_until: datetime
     ) -> Environment | None:
-        """Take one environment to tear down: past its expiry and held by no run, or a
-        teardown whose worker stopped or whose retry is due; it becomes ``deleting`` under
-        ``worker``. Every other environment past its expiry is marked ``expiring`` on the
-        way (still revived by a run that comes first)."""
+        """Take one environment to tear down: past its expiry and held by no run, a
+        provisioning that nobody continues and no run waits for, or a teardown whose worker
+        stopped or whose retry is due; it becomes ``deleting`` under ``worker``. Every other
+        environment past its expiry is marked ``expiring`` on the way (still revived by a
+        run that comes first).
+
+        Leases of runs that have ended are dropped first: a run whose replica died holds
+        its leases until then, whatever ended it (superseded meanwhile, or given up)."""
         require_aware(now, "now")
+        unleased = _e.c.id.not_in(select(_l.c.environment_id))
         expired = and_(
             _e.c.state.in_(("ready", "expiring")),
             _e.c.expires_at.is_not(None),
             _e.c.expires_at <= now,
-            _e.c.id.not_in(select(_l.c.environment_id)),
+            unleased,
+        )
+        abandoned = and_(
+            _e.c.state == "provisioning",
+            or_(_e.c.worker_until.is_(None), _e.c.worker_until < now),
+            _e.c.updated_at < now - ABANDONED_GRACE,
+            unleased,
         )
         stalled = and_(_e.c.state == "deleting", _e.c.worker_until < now)
         async with self._db.write("claiming an environment to tear down") as conn:
+            await _release_leases_of_ended_runs(conn, now)
             await conn.execute(
                 update(_e)
                 .where(expired, _e.c.state == "ready")
                 .values(state="expiring", updated_at=now)
             )
-            candidate = select(_e.c.id).where(or_(expired, stalled)).order_by(_e.c.id).limit(1)
+            candidate = (
+                select(_e.c.id).where(or_(expired, abandoned, stalled)).order_by(_e.c.id).limit(1)
+            )
             if conn.dialect.name == "postgresql":
                 candidate = candidate.with_for_update(skip_locked=True)
             env_id = (await conn.execute(candidate)).scalar_one_or_none()
@@ -353,6 +382,16 @@ async def release_leases_of_runs(
     await conn.execute(delete(_l).where(_l.c.run_id.in_(run_ids)))
     for env_id in env_ids:
         await _start_ttl_if_unleased(conn, env_id, now)
+
+
+async def _release_leases_of_ended_runs(conn: AsyncConnection, now: datetime) -> None:
+    ended = await conn.execute(
+        select(_l.c.run_id)
+        .join(runs, runs.c.id == _l.c.run_id)
+        .where(runs.c.state.not_in(("queued", "running")))
+        .distinct()
+    )
+    await release_leases_of_runs(conn, list(ended.scalars()), now)
 
 
 async def _start_ttl_if_unleased(conn: AsyncConnection, env_id: int, now: datetime) -> None:
@@ -520,5 +559,6 @@ def _from_row(row: Row[Any], leases: tuple[int, ...]) -> Environment:
         pull_request=row.pull_request,
         close_requested_at=row.close_requested_at,
         teardown_attempts=row.teardown_attempts,
+        worker_until=row.worker_until,
         leases=leases,
     )

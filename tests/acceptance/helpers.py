@@ -80,6 +80,12 @@ def point_gitea_at(config: Path, url: str) -> None:
     )
 
 
+def point_argocd_at(config: Path, url: str) -> None:
+    """Make the example's ``argocd-staging`` integration talk to ``url`` (the fake Argo CD)."""
+    integration = config / "integrations" / "argocd-staging.yaml"
+    integration.write_text(integration.read_text().replace("https://argocd.shop.internal", url))
+
+
 def point_routes_at(template: Path, routes: dict[str, str]) -> None:
     """Point the services of an EnvironmentTemplate file's routing policy at ``routes``
     (the loopback shop stand-ins)."""

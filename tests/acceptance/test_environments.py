@@ -7,7 +7,6 @@ Degraded ends its run in error with the reason."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ from tests.acceptance.helpers import (
     WEBHOOK_ENVIRON,
     config_status,
     copy_example_for_webhooks,
+    point_argocd_at,
     point_gitea_at,
     point_routes_at,
 )
@@ -29,7 +29,7 @@ from tests.support.fake_gitea import FakeGitea
 from tests.support.server import MovableClock, RunningServer, running_server, serving
 from tests.support.shop import ShopState, running_shop
 from tests.support.waiting import eventually
-from tests.support.webhooks import ARGOCD_HEADERS, FIXTURES, argocd_body, signed
+from tests.support.webhooks import ARGOCD_HEADERS, argocd_body, closed_pull_request
 
 pytestmark = pytest.mark.anyio
 SettingsFor = Callable[..., Settings]
@@ -67,10 +67,7 @@ async def stack(
     ):
         config = copy_example_for_webhooks(tmp_path / "config")
         point_gitea_at(config, gitea_url)
-        integration = config / "integrations" / "argocd-staging.yaml"
-        integration.write_text(
-            integration.read_text().replace("https://argocd.shop.internal", argocd_url)
-        )
+        point_argocd_at(config, argocd_url)
         template = config / "environments" / "pr-preview.yaml"
         point_routes_at(template, routes)
         template.write_text(
@@ -204,17 +201,6 @@ async def test_a_preview_lives_through_its_ttl_and_is_then_deleted_through_argoc
         assert gone["deleted_at"] is not None
         assert s.argocd.deleted() == ["/api/v1/applications/user-service-pr-123"]
         assert s.argocd.apps == {}
-
-
-def closed_pull_request(repository: str, number: int) -> tuple[bytes, dict[str, str]]:
-    """Gitea's "closed (merged)" delivery, re-aimed at ``repository`` and ``number``."""
-    body = json.loads((FIXTURES / "webhook-pull_request-closed-merged.json").read_text())
-    owner, name = repository.split("/")
-    body["number"] = body["pull_request"]["number"] = number
-    body["repository"].update(full_name=repository, name=name)
-    body["repository"]["owner"]["login"] = owner
-    raw = json.dumps(body).encode()
-    return raw, signed(raw, "pull_request")
 
 
 async def test_closing_the_pull_request_tears_its_preview_down(

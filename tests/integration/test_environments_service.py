@@ -11,6 +11,7 @@ import pytest
 from controller.environments.argocd_provisioner import ProvisionFailed
 from controller.models.environments import Environment
 from tests.support.environments import environment_stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +60,36 @@ async def test_a_failed_provisioning_fails_every_waiting_run(tmp_path: Path) -> 
         assert len(s.argocd.created()) == 1
         (env,) = await s.storage.list_environments(workspace="shop")
         assert (env.state, env.leases) == ("failed", ())
+
+
+async def test_a_provisioning_whose_run_is_cancelled_is_taken_over_by_a_waiting_run(
+    tmp_path: Path,
+) -> None:
+    """The provisioning run was superseded (or its replica stopped) mid-way: the run that
+    waits for the same context finishes the provisioning instead of failing with it."""
+    async with environment_stack(tmp_path) as s:
+        s.argocd.polls_per_stage = 50  # stays progressing until the first run is cancelled
+
+        async def run(run_id: int) -> Environment:
+            async with s.environments.held(
+                run_id=run_id, template=s.template, context="pr-3"
+            ) as env:
+                return env
+
+        first = asyncio.create_task(run(1))
+        await eventually(lambda: s.storage.list_environments(workspace="shop"), until=bool)
+        second = asyncio.create_task(run(2))
+        await eventually(
+            lambda: s.storage.list_environments(workspace="shop"),
+            until=lambda envs: envs[0].leases == (1, 2),
+        )
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        s.argocd.polls_per_stage = 1
+        async with asyncio.timeout(30):
+            env = await second
+        assert env.state == "ready"
+        assert s.argocd.creations == ["user-service-pr-3"]
+        (stored,) = await s.storage.list_environments(workspace="shop")
+        assert (stored.state, stored.leases) == ("ready", ())

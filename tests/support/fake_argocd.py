@@ -62,6 +62,8 @@ class FakeArgoCD:
     violations: list[str] = field(default_factory=list)
     degrading: set[str] = field(default_factory=set)
     unavailable: int = 0
+    creations: list[str] = field(default_factory=list)
+    """The names of Applications the fake stored anew (an identical re-create is not one)."""
 
     def degrade(self, name: str) -> None:
         """The Application ``name`` (now or once created) ends Degraded instead of Healthy."""
@@ -125,6 +127,7 @@ class FakeArgoCD:
         stored["metadata"].setdefault("namespace", "argocd")
         stored["metadata"]["creationTimestamp"] = datetime.now(UTC).isoformat()
         self.apps[name] = FakeApp(stored, degraded=name in self.degrading)
+        self.creations.append(name)
         return JSONResponse(self._view(self.apps[name]))
 
     def _tick_deletion(self, name: str) -> FakeApp | None:

@@ -57,3 +57,14 @@ def argocd_body(app: str, revision: str, repository: str = USER_SERVICE_REPO) ->
             "health": "Healthy",
         }
     ).encode()
+
+
+def closed_pull_request(repository: str, number: int) -> tuple[bytes, dict[str, str]]:
+    """Gitea's "closed (merged)" delivery, re-aimed at ``repository`` and ``number``."""
+    body = json.loads((FIXTURES / "webhook-pull_request-closed-merged.json").read_text())
+    owner, name = repository.split("/")
+    body["number"] = body["pull_request"]["number"] = number
+    body["repository"].update(full_name=repository, name=name)
+    body["repository"]["owner"]["login"] = owner
+    raw = json.dumps(body).encode()
+    return raw, signed(raw, "pull_request")

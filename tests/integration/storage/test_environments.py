@@ -11,6 +11,7 @@ import pytest
 
 from controller.errors import StorageError
 from controller.models.environments import EnvironmentRequest
+from controller.models.runs import RunRequest
 from controller.storage import Storage
 from tests.integration.storage.test_runs import T0
 
@@ -23,6 +24,7 @@ PR_123 = EnvironmentRequest(
     provisioner="argocd",
     ttl_seconds=7200,
 )
+MANUAL = RunRequest(workspace="shop", suite="smoke", config_revision="rev-1", trigger_type="manual")
 ROUTES = {"user-service": "http://user-service.review-pr-123:8080"}
 
 
@@ -344,3 +346,55 @@ async def test_only_its_worker_renews_the_work_on_an_environment(storage: Storag
     # Renewed at 9 min: still w1's at 15 min, so a second run waits instead of taking over.
     second = await acquire(storage, 2, worker="w2", at=timedelta(minutes=15))
     assert second.role == "wait"
+
+
+async def test_a_sweep_first_drops_the_leases_of_runs_that_ended_without_releasing(
+    storage: Storage,
+) -> None:
+    """A run whose replica died is ended by others (superseded, or given up): its lease
+    must not keep the environment alive."""
+    run = await storage.queue_run(MANUAL, at=T0)
+    await storage.claim_run(owner="r0", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    first = await acquire(storage, run.id, worker="r0")
+    await storage.environment_ready(
+        first.environment.id, worker="r0", routing=ROUTES, application="app", now=T0
+    )
+    await storage.finish_run(
+        run.id, owner="r0", state="passed", message="", result={}, junit=b"", now=T0
+    )
+    later = T0 + timedelta(hours=3)
+    assert (
+        await storage.claim_expired_environment(worker="s", now=later, lease_until=later + LEASE)
+        is None
+    )
+    released = await storage.get_environment(first.environment.id)
+    assert (released.leases, released.expires_at) == ((), later + timedelta(hours=2))
+    gone = later + timedelta(hours=2, seconds=1)
+    claimed = await storage.claim_expired_environment(
+        worker="s", now=gone, lease_until=gone + LEASE
+    )
+    assert claimed is not None
+    assert claimed.state == "deleting"
+
+
+async def test_a_provisioning_left_by_its_run_waits_for_a_taker_then_is_torn_down(
+    storage: Storage,
+) -> None:
+    first = await acquire(storage, 1)
+    await storage.abandon_environment_work(first.environment.id, worker="w1", now=T0)
+    await storage.release_environment(first.environment.id, run_id=1, now=T0)
+    taken = await acquire(storage, 2, worker="w2", at=timedelta(minutes=1))
+    assert (taken.role, taken.environment.id) == ("provision", first.environment.id)
+    await storage.abandon_environment_work(first.environment.id, worker="w2", now=T0)
+    await storage.release_environment(first.environment.id, run_id=2, now=T0)
+    soon = T0 + timedelta(minutes=2)
+    assert (
+        await storage.claim_expired_environment(worker="s", now=soon, lease_until=soon + LEASE)
+        is None
+    )
+    late = T0 + timedelta(minutes=6)
+    claimed = await storage.claim_expired_environment(
+        worker="s", now=late, lease_until=late + LEASE
+    )
+    assert claimed is not None
+    assert (claimed.id, claimed.state) == (first.environment.id, "deleting")

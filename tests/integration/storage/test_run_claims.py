@@ -136,6 +136,7 @@ async def test_a_run_abandoned_after_its_attempts_lets_go_of_its_environment(
     acquired = await storage.acquire_environment(
         PR_123, run_id=run.id, worker="r0", now=T0, lease_until=T0 + LEASE
     )
+    assert acquired.environment is not None
     await storage.environment_ready(
         acquired.environment.id, worker="r0", routing={}, application="app-pr-123", now=T0
     )
