@@ -13,7 +13,7 @@ RUN apt-get update \
     && useradd --create-home --uid 10001 meshgate
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels "meshgate[postgres]" && rm -rf /wheels
-USER meshgate
+USER 10001:10001
 WORKDIR /home/meshgate
 COPY --chown=meshgate example-config-repo ./example-config-repo
 ENV MESHGATE_HOST=0.0.0.0 \
