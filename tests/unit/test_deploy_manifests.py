@@ -13,7 +13,6 @@ import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,6 @@ MANIFESTS = sorted(
 )
 # The oldest Kubernetes release the manifests are meant for, and the newest one bundled.
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.utils.latest_version())
-# Added to settings.py on another branch of issue 8 (graceful shutdown); the ConfigMap may
-# carry it before it lands there.
-PENDING_SETTINGS = {"MESHGATE_SHUTDOWN_GRACE"}
 # meshgate's own credentials: never in a ConfigMap, always from a Secret.
 SECRET_SETTINGS = {
     "MESHGATE_DATABASE_URL",
@@ -52,6 +48,8 @@ SECRET_SETTINGS = {
     "MESHGATE_API_TOKENS",
     "MESHGATE_READ_TOKENS",
 }
+# What ``controller.serving`` gives open connections after the runs' grace.
+CONNECTIONS_GRACE_SECONDS = 5
 SECRET_LOOKING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
 
 
@@ -238,7 +236,7 @@ def test_deploy_kustomization_lists_every_manifest() -> None:
 
 
 def test_deploy_configmap_holds_only_meshgate_settings() -> None:
-    known = set(_ENVIRONMENT.values()) | PENDING_SETTINGS
+    known = set(_ENVIRONMENT.values())
     unknown = set(configmap_data()) - known
     assert not unknown, f"not meshgate settings (controller/settings.py): {sorted(unknown)}"
     configmap_settings()  # every value is one meshgate accepts (SettingsError otherwise)
@@ -312,16 +310,8 @@ def test_deploy_config_repo_secret_references_are_provided() -> None:
 
 def test_deploy_termination_grace_exceeds_shutdown_grace() -> None:
     """The kubelet's SIGKILL must come after meshgate's own shutdown grace has run out."""
-    text = configmap_data()["MESHGATE_SHUTDOWN_GRACE"]
-    loaded = getattr(configmap_settings(), "shutdown_grace", None)
-    if isinstance(loaded, timedelta):
-        grace = loaded.total_seconds()
-    elif loaded is not None:
-        grace = float(loaded)
-    else:  # not in settings.py yet: "seconds, default 30"
-        assert text.isdigit(), text
-        grace = float(text)
-    assert pod_spec()["terminationGracePeriodSeconds"] > grace
+    grace = configmap_settings().shutdown_grace.total_seconds()
+    assert pod_spec()["terminationGracePeriodSeconds"] > grace + CONNECTIONS_GRACE_SECONDS
 
 
 # --- what the pod runs and serves ----------------------------------------------------------
@@ -600,7 +590,7 @@ def test_deploy_docs_name_real_settings_and_routes() -> None:
     doc = deploy_doc()
     named = set(re.findall(r"\bMESHGATE_[A-Z_]+\b", doc))
     assert named
-    assert named <= set(_ENVIRONMENT.values()) | PENDING_SETTINGS
+    assert named <= set(_ENVIRONMENT.values())
     for path in re.findall(r"/api/v1/webhooks/(?:gitea|argocd)", doc):
         assert "post" in paths_served()[path]
 
