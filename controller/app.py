@@ -225,7 +225,11 @@ class Controller:
         )
         if self.poster is not None:
             self._background.spawn(self.poster.run_forever(), name="status-poster")
-            self._scheduler.every(POSTER_INTERVAL, self._wake_poster, name="status-poster")
+            self._scheduler.every(
+                POSTER_INTERVAL,
+                self._once_per_tick("status-poster", POSTER_INTERVAL, self._wake_poster),
+                name="status-poster",
+            )
         sweep_every = self.settings.environment_sweep_interval
         self._scheduler.every(
             sweep_every,
@@ -268,9 +272,9 @@ class Controller:
     ) -> Callable[[], Awaitable[None]]:
         """``work`` done by whichever replica claims the tick (``Storage.claim_tick``).
 
-        The config poll is not wrapped (each replica keeps its own config), nor the status
-        poster's wake-up (each post is claimed on its own) or the environment sweep woken
-        by a release (each teardown is claimed on its own)."""
+        The config poll is not wrapped (each replica keeps its own config). What a replica
+        wakes itself for (its poster after a run ends, its sweep after a release) is not a
+        tick either: each post and each teardown is claimed on its own."""
 
         async def tick() -> None:
             try:
