@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from controller.concurrency import renewing
 from controller.environments.argocd_provisioner import ArgoCDProvisioner, ProvisionFailed
+from controller.environments.work import claimed_work
 from controller.models.documents import ConfigDocument
 from controller.models.durations import parse_duration
 from controller.models.environments import Environment, EnvironmentRequest
@@ -162,18 +162,15 @@ class Environments:
         return reason
 
     async def _provision(self, environment: Environment, template: ConfigDocument) -> Environment:
-        async with renewing(
-            lambda: self._renew(environment.id),
-            every=self._settings.worker_lease.total_seconds() / 4,
+        async with claimed_work(
+            self._storage,
+            environment.id,
+            worker=self._worker,
+            lease=self._settings.worker_lease,
+            clock=self._clock,
             what=f"the provisioning of environment {environment.id}",
         ):
             return await self._provision_now(environment, template)
-
-    async def _renew(self, env_id: int) -> bool:
-        now = self._clock()
-        return await self._storage.renew_environment_work(
-            env_id, worker=self._worker, now=now, lease_until=now + self._settings.worker_lease
-        )
 
     async def _provision_now(
         self, environment: Environment, template: ConfigDocument

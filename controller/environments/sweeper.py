@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.concurrency import renewing
 from controller.environments.argocd_provisioner import (
     CONTEXT_LABEL,
     WORKSPACE_LABEL,
     ArgoCDProvisioner,
 )
+from controller.environments.work import claimed_work
 from controller.errors import MeshgateError
 from controller.integrations import IntegrationGone
 from controller.models.environments import Environment
@@ -79,18 +79,15 @@ class EnvironmentSweeper:
             deleted += await self._renewed_teardown(environment)
 
     async def _renewed_teardown(self, environment: Environment) -> int:
-        async with renewing(
-            lambda: self._renew(environment.id),
-            every=self._settings.worker_lease.total_seconds() / 4,
+        async with claimed_work(
+            self._storage,
+            environment.id,
+            worker=self._worker,
+            lease=self._settings.worker_lease,
+            clock=self._clock,
             what=f"the teardown of environment {environment.id}",
         ):
             return await self._teardown(environment)
-
-    async def _renew(self, env_id: int) -> bool:
-        now = self._clock()
-        return await self._storage.renew_environment_work(
-            env_id, worker=self._worker, now=now, lease_until=now + self._settings.worker_lease
-        )
 
     async def _teardown(self, environment: Environment) -> int:
         try:

@@ -4,6 +4,7 @@ context at once provision one Application; a failure reaches every waiting run."
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,37 @@ async def test_a_provisioning_whose_run_is_cancelled_is_taken_over_by_a_waiting_
         assert s.argocd.creations == ["user-service-pr-3"]
         (stored,) = await s.storage.list_environments(workspace="shop")
         assert (stored.state, stored.leases) == ("ready", ())
+
+
+async def test_a_provisioning_longer_than_its_lease_keeps_its_claim(tmp_path: Path) -> None:
+    """Argo CD takes several leases to make the Application healthy: the provisioning
+    renews its claim, so a run that asks meanwhile waits instead of provisioning again."""
+    lease = timedelta(milliseconds=400)
+    async with environment_stack(tmp_path, worker_lease=lease) as s:
+        s.argocd.polls_per_stage = 50  # progressing until the test lets it finish
+
+        async def run(run_id: int) -> Environment:
+            async with s.environments.held(
+                run_id=run_id, template=s.template, context="pr-4"
+            ) as env:
+                return env
+
+        first = asyncio.create_task(run(1))
+        await eventually(
+            lambda: s.storage.list_environments(workspace="shop"),
+            until=lambda envs: (
+                bool(envs)
+                and envs[0].state == "provisioning"
+                and s.clock() > envs[0].created_at + 3 * lease
+            ),
+        )
+        second = asyncio.create_task(run(2))
+        await eventually(
+            lambda: s.storage.list_environments(workspace="shop"),
+            until=lambda envs: envs[0].leases == (1, 2),
+        )
+        s.argocd.polls_per_stage = 1
+        async with asyncio.timeout(30):
+            ready = await asyncio.gather(first, second)
+        assert ready[0].id == ready[1].id
+        assert s.argocd.created() == ["/api/v1/applications"]

@@ -53,7 +53,9 @@ class Setup:
 
 
 @contextlib.asynccontextmanager
-async def environment_stack(tmp_path: Path, *, budget: int = 0) -> AsyncIterator[Setup]:
+async def environment_stack(
+    tmp_path: Path, *, budget: int = 0, worker_lease: timedelta = timedelta(seconds=60)
+) -> AsyncIterator[Setup]:
     argocd = FakeArgoCD(token=TOKEN.reveal())
     snapshot = example_snapshot()
     clock = MovableClock()
@@ -79,7 +81,9 @@ async def environment_stack(tmp_path: Path, *, budget: int = 0) -> AsyncIterator
             storage=storage,
             argocd=provisioner,
             worker="runner-1",
-            settings=EnvironmentSettings(wait_poll_seconds=0.02, budget=budget),
+            settings=EnvironmentSettings(
+                wait_poll_seconds=0.02, budget=budget, worker_lease=worker_lease
+            ),
             clock=clock,
             wake_sweeper=sweep.wake,
         )
