@@ -11,10 +11,16 @@ import pytest
 
 from controller.environments.argocd_provisioner import ProvisionFailed
 from controller.models.environments import Environment
-from tests.support.environments import environment_stack
+from tests.support.environments import Setup, environment_stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
+
+
+async def leased(s: Setup, run_id: int, context: str) -> Environment:
+    """The environment ``run_id`` gets for ``context`` (released again at once)."""
+    async with s.environments.held(run_id=run_id, template=s.template, context=context) as env:
+        return env
 
 
 async def test_ten_runs_of_a_new_context_provision_one_application(tmp_path: Path) -> None:
@@ -71,15 +77,9 @@ async def test_a_provisioning_whose_run_is_cancelled_is_taken_over_by_a_waiting_
     async with environment_stack(tmp_path) as s:
         s.argocd.polls_per_stage = 50  # stays progressing until the first run is cancelled
 
-        async def run(run_id: int) -> Environment:
-            async with s.environments.held(
-                run_id=run_id, template=s.template, context="pr-3"
-            ) as env:
-                return env
-
-        first = asyncio.create_task(run(1))
+        first = asyncio.create_task(leased(s, 1, "pr-3"))
         await eventually(lambda: s.storage.list_environments(workspace="shop"), until=bool)
-        second = asyncio.create_task(run(2))
+        second = asyncio.create_task(leased(s, 2, "pr-3"))
         await eventually(
             lambda: s.storage.list_environments(workspace="shop"),
             until=lambda envs: envs[0].leases == (1, 2),
@@ -102,14 +102,7 @@ async def test_a_provisioning_longer_than_its_lease_keeps_its_claim(tmp_path: Pa
     lease = timedelta(milliseconds=400)
     async with environment_stack(tmp_path, worker_lease=lease) as s:
         s.argocd.polls_per_stage = 50  # progressing until the test lets it finish
-
-        async def run(run_id: int) -> Environment:
-            async with s.environments.held(
-                run_id=run_id, template=s.template, context="pr-4"
-            ) as env:
-                return env
-
-        first = asyncio.create_task(run(1))
+        first = asyncio.create_task(leased(s, 1, "pr-4"))
         await eventually(
             lambda: s.storage.list_environments(workspace="shop"),
             until=lambda envs: (
@@ -118,7 +111,7 @@ async def test_a_provisioning_longer_than_its_lease_keeps_its_claim(tmp_path: Pa
                 and s.clock() > envs[0].created_at + 3 * lease
             ),
         )
-        second = asyncio.create_task(run(2))
+        second = asyncio.create_task(leased(s, 2, "pr-4"))
         await eventually(
             lambda: s.storage.list_environments(workspace="shop"),
             until=lambda envs: envs[0].leases == (1, 2),
