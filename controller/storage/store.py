@@ -64,7 +64,8 @@ class Storage(
         """
         engine = create_engine(url)
         file_lock = None
-        if exclusive and engine.dialect.name == "sqlite" and engine.url.database:
+        plain_file = not engine.url.query.get("uri")  # a file: URI names no path to lock
+        if exclusive and engine.dialect.name == "sqlite" and engine.url.database and plain_file:
             try:
                 file_lock = SQLiteFileLock.acquire(Path(engine.url.database))
             except BaseException:
