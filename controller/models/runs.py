@@ -145,3 +145,28 @@ class Run:
             "started_at": None if self.started_at is None else iso_utc(self.started_at),
             "finished_at": None if self.finished_at is None else iso_utc(self.finished_at),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunAttempt:
+    """One claim of a run: ``owner`` is the replica (``host:pid:id``) that held it.
+    ``outcome`` is ``None`` while it runs, then ``finished`` (``note``: the state it ended
+    in), ``interrupted`` (its runner stopped renewing the lease: the replica died) or
+    ``released`` (given back to the queue; ``note`` says why)."""
+
+    attempt: int
+    owner: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "owner": self.owner,
+            "started_at": iso_utc(self.started_at),
+            "ended_at": None if self.ended_at is None else iso_utc(self.ended_at),
+            "outcome": self.outcome,
+            "note": self.note,
+        }

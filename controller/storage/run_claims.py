@@ -17,15 +17,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controller.errors import NotFound, StorageError
-from controller.models.runs import Run, RunState
+from controller.models.runs import ENDED_STATES, Run, RunAttempt, RunState
 from controller.storage.database import Database
 from controller.storage.environments import release_leases_of_runs
 from controller.storage.runs import run_from_row
-from controller.storage.tables import LEASE_OWNER_MAX, run_progress, run_results, runs
+from controller.storage.tables import (
+    LEASE_OWNER_MAX,
+    run_attempts,
+    run_progress,
+    run_results,
+    runs,
+)
 from controller.storage.types import require_aware
 
 FINAL_STATES = ("passed", "failed", "error")
@@ -70,9 +76,11 @@ class RunClaimQueries:
                     run_progress.delete().where(run_progress.c.run_id.in_(abandoned_ids))
                 )
                 await release_leases_of_runs(conn, abandoned_ids, now)
+                await _end_attempts(conn, abandoned_ids, now=now, **INTERRUPTED)
             run_id = await _next_claimable(conn, now)
             if run_id is None:
                 return None
+            await _end_attempts(conn, [run_id], now=now, **INTERRUPTED)
             row = (
                 await conn.execute(
                     update(_t)
@@ -88,6 +96,11 @@ class RunClaimQueries:
                     .returning(*_t.c)
                 )
             ).one()
+            await conn.execute(
+                insert(run_attempts).values(
+                    run_id=run_id, attempt=row.attempt, owner=owner, started_at=now
+                )
+            )
         return run_from_row(row)
 
     async def heartbeat_run(
@@ -188,6 +201,9 @@ class RunClaimQueries:
                     status_dirty=row.status_sha is not None,
                 )
             )
+            await _end_attempts(
+                conn, [run_id], now=now, outcome="finished", note=final, owner=owner
+            )
             await conn.execute(run_results.delete().where(run_results.c.run_id == run_id))
             await conn.execute(run_progress.delete().where(run_progress.c.run_id == run_id))
             await conn.execute(
@@ -224,7 +240,36 @@ class RunClaimQueries:
                     not_before=not_before,
                 )
             )
+            if released.rowcount:
+                await _end_attempts(
+                    conn, [run_id], now=now, outcome="released", note=reason, owner=owner
+                )
         return bool(released.rowcount)
+
+    async def run_attempts(self, run_id: int) -> list[RunAttempt]:
+        """Every claim of the run, first first. An attempt still open on a run that has
+        ended (its replica died, then the run was superseded) shows as interrupted."""
+        async with self._db.read(f"reading the attempts of run {run_id}") as conn:
+            state = await _state(conn, run_id)
+            rows = (
+                await conn.execute(
+                    select(run_attempts)
+                    .where(run_attempts.c.run_id == run_id)
+                    .order_by(run_attempts.c.attempt)
+                )
+            ).all()
+        ended = state in ENDED_STATES
+        return [
+            RunAttempt(
+                attempt=row.attempt,
+                owner=row.owner,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+                outcome=row.outcome or ("interrupted" if ended else None),
+                note=row.note or (INTERRUPTED["note"] if ended and row.outcome is None else ""),
+            )
+            for row in rows
+        ]
 
     async def run_result(self, run_id: int) -> tuple[dict[str, Any], bytes]:
         """The evidence and JUnit report of a finished run; ``NotFound`` before it ends."""
@@ -285,6 +330,32 @@ async def _next_claimable(conn: AsyncConnection, now: datetime) -> int | None:
                 status_dirty=_t.c.status_sha.is_not(None),
             )
         )
+
+
+INTERRUPTED = {"outcome": "interrupted", "note": "its runner stopped renewing the lease"}
+
+
+async def _end_attempts(
+    conn: AsyncConnection,
+    run_ids: list[int],
+    *,
+    now: datetime,
+    outcome: str,
+    note: str,
+    owner: str | None = None,
+) -> None:
+    """End the open attempt of each of ``run_ids`` (``owner``'s only, when given)."""
+    if not run_ids:
+        return
+    open_ones: list[ColumnElement[bool]] = [
+        run_attempts.c.run_id.in_(run_ids),
+        run_attempts.c.ended_at.is_(None),
+    ]
+    if owner is not None:
+        open_ones.append(run_attempts.c.owner == owner)
+    await conn.execute(
+        update(run_attempts).where(*open_ones).values(ended_at=now, outcome=outcome, note=note)
+    )
 
 
 def _expired(now: datetime) -> Any:

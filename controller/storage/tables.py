@@ -311,3 +311,18 @@ job_ticks = Table(
     Column("owner", String(LEASE_OWNER_MAX), nullable=False),
     Column("claimed_at", UTCDateTime, nullable=False),
 )
+
+# Every claim of a run: who ran it, from when to when, and how that attempt ended.
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("owner", String(LEASE_OWNER_MAX), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    # NULL while it runs; then "finished", "interrupted" (its runner stopped renewing the
+    # lease) or "released" (handed back to the queue); ``note`` says more.
+    Column("outcome", String(RUN_STATE_MAX), nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+)

@@ -192,6 +192,7 @@ SCHEMAS: dict[str, Schema] = {
             {
                 "type": "object",
                 "properties": {
+                    "attempts": {"type": "array", "items": _ref("RunAttempt")},
                     "statuses": {"type": "array", "items": _ref("CommitStatus")},
                     "result": {
                         "type": ["object", "null"],
@@ -200,6 +201,22 @@ SCHEMAS: dict[str, Schema] = {
                 },
             },
         ]
+    },
+    "RunAttempt": {
+        "type": "object",
+        "description": "one claim of the run, by one replica",
+        "required": ["attempt", "owner", "started_at", "ended_at", "outcome", "note"],
+        "properties": {
+            "attempt": {"type": "integer"},
+            "owner": {"type": "string", "description": "the replica: host:pid:id"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "ended_at": {"type": ["string", "null"], "format": "date-time"},
+            "outcome": {
+                "enum": ["finished", "interrupted", "released", None],
+                "description": "null while it runs; interrupted: its replica died",
+            },
+            "note": {"type": "string", "description": "the state it ended in, or why"},
+        },
     },
     "RunList": {
         "type": "object",

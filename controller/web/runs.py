@@ -69,8 +69,14 @@ def run_routes(
         except NotFound:
             result = None
         statuses = await storage.list_statuses(run_id=run.id)
+        attempts = await storage.run_attempts(run.id)
         return JSONResponse(
-            {**run.to_dict(), "statuses": [s.to_dict() for s in statuses], "result": result}
+            {
+                **run.to_dict(),
+                "attempts": [a.to_dict() for a in attempts],
+                "statuses": [s.to_dict() for s in statuses],
+                "result": result,
+            }
         )
 
     async def junit(request: Request) -> Response:

@@ -9,6 +9,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -223,3 +224,33 @@ async def test_a_rerun_with_the_same_revision_runs_the_config_it_ran_with(
 def _first_step(run: dict[str, Any]) -> str:
     name: str = run["result"]["flows"][0]["steps"][0]["name"]
     return name
+
+
+async def test_a_run_claimed_twice_lists_its_attempts_and_replicas(
+    settings_for: SettingsFor,
+) -> None:
+    settings = settings_for(str(EXAMPLE), poll=3600, api_tokens=(Secret(API_TOKEN),))
+    async with running_server(settings) as server:
+        await eventually(lambda: config_status(server), until=lambda s: s["applied"] is not None)
+        stack = Stack(server, routes={})
+        run_id = await stack.start()
+        storage, now = server.controller.storage, datetime.now(UTC)
+        lease = now + timedelta(minutes=1)
+        await storage.claim_run(owner="pod-a:7:1f", now=now, lease_until=lease, max_attempts=3)
+        await storage.release_run(run_id, owner="pod-a:7:1f", now=now, reason="pod-a stopped")
+        await storage.claim_run(owner="pod-b:9:2e", now=now, lease_until=lease, max_attempts=3)
+        await storage.finish_run(
+            run_id,
+            owner="pod-b:9:2e",
+            state="failed",
+            message="1/3 failed",
+            result={},
+            junit=b"",
+            now=now,
+        )
+        page = (await server.client.get(f"/runs/{run_id}")).text
+    rows = re.findall(r"<tr><td>(\d)</td><td><code>([^<]+)</code>.*?<td>([^<]+)</td></tr>", page)
+    assert rows == [
+        ("1", "pod-a:7:1f", "released: pod-a stopped"),
+        ("2", "pod-b:9:2e", "finished: failed"),
+    ]

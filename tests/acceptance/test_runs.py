@@ -77,6 +77,9 @@ async def test_a_queued_checkout_smoke_run_passes_against_the_shop(
         True,
         True,
     )
+    (attempt,) = run["attempts"]
+    assert (attempt["attempt"], attempt["outcome"], attempt["note"]) == (1, "finished", "passed")
+    assert attempt["owner"] == server.controller.owner
     result = run["result"]
     assert [(f["label"], f["status"]) for f in result["flows"]] == [
         ("user-signup", "passed"),

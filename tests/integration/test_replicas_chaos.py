@@ -253,6 +253,7 @@ async def test_killing_a_replica_mid_flight_loses_and_doubles_nothing(stack: Sta
         interval=0.02,
         what="runs in flight on the replica to kill",
     )
+    killed_pid = victim.pid
     victim.kill()
     (posts_leased_by_victim,) = await stack.rows(
         "SELECT count(*) FROM commit_statuses WHERE lease_owner LIKE :owner",
@@ -288,6 +289,14 @@ async def test_killing_a_replica_mid_flight_loses_and_doubles_nothing(stack: Sta
     for run_id, state, attempt in taken_over:
         assert state == "superseded" or attempt >= 2, (run_id, state, attempt)
     assert any(attempt >= 2 for _, _, attempt in taken_over), taken_over
+    first_attempts = await stack.rows(
+        "SELECT owner, outcome FROM run_attempts WHERE attempt = 1 AND run_id = ANY(:ids)",
+        ids=[run_id for run_id, _, attempt in taken_over if attempt >= 2],
+    )
+    assert first_attempts
+    for owner, outcome in first_attempts:
+        assert f":{killed_pid}:" in owner, owner
+        assert outcome == "interrupted"
 
     await assert_statuses_match_runs(stack, could_double=posts_leased_by_victim[0])
     await send_all(stack.cluster, [[close(preview)] for preview in range(1, PREVIEWS + 1)])

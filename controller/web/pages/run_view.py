@@ -28,6 +28,8 @@ class RunView:
     flows: list[dict[str, Any]]
     result: dict[str, Any] | None
     statuses: list[dict[str, Any]]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """Every claim of the run (a second one means its replica died or stopped)."""
     environment: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
     delivery_summary: str = ""
@@ -47,6 +49,7 @@ async def run_view(run_id: int, *, storage: Storage, config: Config) -> RunView:
         flows=flows,
         result=result,
         statuses=statuses,
+        attempts=[a.to_dict() for a in await storage.run_attempts(run.id)],
         environment=await _environment(run, storage),
         decision=decision,
         delivery_summary=summary,

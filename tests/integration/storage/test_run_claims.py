@@ -106,6 +106,31 @@ async def test_a_run_interrupted_max_attempts_times_ends_in_error(storage: Stora
         "error",
         "interrupted 2 times (its runner stopped); not retried",
     )
+    attempts = await storage.run_attempts(run.id)
+    assert [(a.attempt, a.owner, a.outcome, a.ended_at) for a in attempts] == [
+        (1, "r0", "interrupted", T0 + LEASE + timedelta(seconds=1)),
+        (2, "r1", "interrupted", now),
+    ]
+
+
+async def test_every_attempt_is_recorded_with_how_it_ended(storage: Storage) -> None:
+    run = await storage.queue_run(MANUAL, at=T0)
+    await storage.claim_run(owner="a", now=T0, lease_until=T0 + LEASE, max_attempts=3)
+    assert [(a.attempt, a.owner, a.outcome) for a in await storage.run_attempts(run.id)] == [
+        (1, "a", None)
+    ]
+    await storage.release_run(run.id, owner="a", now=T0, reason="meshgate stopped")
+    later = T0 + timedelta(seconds=5)
+    await storage.claim_run(owner="b", now=later, lease_until=later + LEASE, max_attempts=3)
+    await storage.finish_run(
+        run.id, owner="b", state="failed", message="", result={}, junit=b"", now=later
+    )
+    attempts = await storage.run_attempts(run.id)
+    assert [(a.attempt, a.owner, a.outcome, a.note) for a in attempts] == [
+        (1, "a", "released", "meshgate stopped"),
+        (2, "b", "finished", "failed"),
+    ]
+    assert (attempts[1].started_at, attempts[1].ended_at) == (later, later)
 
 
 async def test_a_run_that_missed_its_supersede_is_superseded_when_claimed(
