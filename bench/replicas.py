@@ -211,6 +211,7 @@ async def _claims(args: argparse.Namespace) -> None:
 async def _fill(storage: Storage, engine: Any, runs: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM run_results"))
+        await conn.execute(text("DELETE FROM run_attempts"))
         await conn.execute(text("DELETE FROM runs"))
         await conn.execute(text("DELETE FROM bench_queue"))
         await conn.execute(
