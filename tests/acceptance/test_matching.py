@@ -181,7 +181,7 @@ async def test_argocd_testmesh_body_queues_the_preview_run_in_its_context(
         None,
     )
     single = await server.client.get(f"/api/v1/runs/{run['id']}")
-    assert single.json() == {**run, "statuses": [], "result": None}
+    assert single.json() == {**run, "attempts": [], "statuses": [], "result": None}
 
 
 async def test_newer_revision_supersedes_the_queued_run_of_the_same_context(
