@@ -5,8 +5,9 @@ cap), an unusable media type a 415."""
 from __future__ import annotations
 
 import json
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,6 +17,22 @@ from controller.errors import BadRequest, NotFound
 MAX_BODY_BYTES = 1 << 20
 PAGE_MAX = 200
 ID_MAX = 2**63 - 1  # database ids are 64-bit
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+def older_page(
+    path: str, filters: Mapping[str, object], found: Sequence[_Identified], *, page: int
+) -> str | None:
+    """The link to the next page of a newest-first list (the same filters, ``before`` the
+    last one shown), or ``None`` when this page was not full."""
+    if len(found) < page:
+        return None
+    kept = {name: str(value) for name, value in filters.items() if value not in (None, "")}
+    return f"{path}?" + urlencode({**kept, "before": found[-1].id})
 
 
 def int_param(

@@ -6,7 +6,6 @@ so they stay fast however many runs are stored."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +15,7 @@ from controller.models.runs import RUN_STATES, TRIGGER_TYPES, Run
 from controller.storage import Storage
 from controller.web.pages.charts import duration_ms, suite_chart
 from controller.web.pages.rendering import Pages
-from controller.web.params import ID_MAX, int_param
+from controller.web.params import ID_MAX, int_param, older_page
 from controller.web.runs import run_filters
 
 PAGE = 50
@@ -28,7 +27,6 @@ def history_routes(*, storage: Storage, pages: Pages) -> list[Route]:
         chosen = run_filters(request)
         before = int_param(request, "before", default=None, low=1, high=ID_MAX)
         found = await storage.list_runs(**chosen, before=before, limit=PAGE)
-        query = {name: str(value) for name, value in chosen.items() if value is not None}
         return pages.render(
             request,
             "runs.html",
@@ -36,7 +34,7 @@ def history_routes(*, storage: Storage, pages: Pages) -> list[Route]:
             filters=chosen,
             states=RUN_STATES,
             trigger_types=TRIGGER_TYPES,
-            older=_page_link(query, found[-1].id) if len(found) == PAGE else None,
+            older=older_page("/runs", chosen, found, page=PAGE),
         )
 
     async def suite(request: Request) -> Response:
@@ -60,7 +58,3 @@ def history_routes(*, storage: Storage, pages: Pages) -> list[Route]:
 
 def _row(run: Run) -> dict[str, Any]:
     return {**run.to_dict(), "duration_ms": duration_ms(run)}
-
-
-def _page_link(query: dict[str, str], before: int) -> str:
-    return "/runs?" + urlencode({**query, "before": before})

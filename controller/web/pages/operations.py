@@ -6,7 +6,6 @@ their problems (``/config``). The same values as the JSON API, laid out for peop
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from controller.storage import Storage
 from controller.web.config_status import config_status_document
 from controller.web.deliveries import summary
 from controller.web.pages.rendering import Pages
-from controller.web.params import ID_MAX, int_param, path_id, text_param
+from controller.web.params import ID_MAX, int_param, older_page, path_id, text_param
 
 PAGE = 50
 
@@ -40,10 +39,9 @@ def operations_routes(
             source=source,
             workspace=workspace,
         )
-        older = None
-        if len(found) == PAGE:
-            kept = {k: v for k, v in (("source", source), ("workspace", workspace)) if v}
-            older = "/deliveries?" + urlencode({**kept, "before": found[-1].id})
+        older = older_page(
+            "/deliveries", {"source": source, "workspace": workspace}, found, page=PAGE
+        )
         return pages.render(
             request,
             "deliveries.html",
