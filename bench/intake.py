@@ -13,7 +13,13 @@ loopback, each phase bounded in time:
          check, parse, matching against the rules, and one write transaction for the
          delivery, its decisions and its queued runs)
 
-Both servers run as subprocesses, so the load generator (a small keep-alive HTTP/1.1 client on
+and, unless ``--no-yardsticks``, the two designs issue 3 calibrated its target with (43% and
+29% of bare "on this machine"): *signed*, a signature check plus JSON parsing, and *durable*,
+a straightforward durable design (one committed SQLite insert per delivery); see
+``bench/intake_servers.py``. Their ratios are printed beside the issue's, so a run shows
+where the target stands on the machine it ran on.
+
+Every server runs as a subprocess, so the load generator (a small keep-alive HTTP/1.1 client on
 asyncio streams, cheaper per request than httpx) does not share their event loop. Afterwards
 the SQLite file is opened with ``sqlite3`` and every 202 must have its row.
 
@@ -21,7 +27,7 @@ Targets: real >= 35% of bare's requests/s (202 answers per second), real p99 <= 
 ``deliveries`` == 202 answers (each answer's ``delivery`` id present). Exit 1 if one is missed
 (or if any request was not answered 202). Usage:
   .venv/bin/python bench/intake.py [--seconds 10] [--concurrency 32] [--rules 10000]
-      [--rounds 1] [--keep] [--meshgate PATH]
+      [--rounds 1] [--keep] [--meshgate PATH] [--no-yardsticks]
 """
 
 from __future__ import annotations
@@ -64,6 +70,14 @@ HEADER = "apiVersion: meshgate.dev/v1alpha1\n"
 # Stands for each body's commit sha in the template; replaced before signing.
 SHA_PLACEHOLDER = "deadbeef" * 5
 TARGET_RATIO = 0.35
+SERVERS = Path(__file__).resolve().parent / "intake_servers.py"
+DESIGN_LABELS = {
+    "bare": "bare Starlette route",
+    "signed": "yardstick: signature check + JSON parsing",
+    "durable": "yardstick: straightforward durable design",
+}
+# What issue 3 says these designs measured (ratio to bare) when it set TARGET_RATIO.
+ISSUE_YARDSTICKS = {"signed": 0.43, "durable": 0.29}
 TARGET_P99_MS = 50.0
 # Upper bound on the real endpoint's rate used to size the pool of unique requests.
 POOL_RATE = 5000
@@ -487,36 +501,47 @@ def merged(phases: Sequence[Phase]) -> Phase:
     return total
 
 
-def measure(
-    bare_port: int, real_port: int, pool: Pool, args: argparse.Namespace
-) -> tuple[list[Phase], list[Phase]]:
-    """Warm-up phases, then ``--rounds`` rounds of bare then real (each ``seconds / rounds``):
-    bare phases cycle through the pool, real ones use each request once."""
-    size = len(pool.requests)
-    bare_cursor = Cursor(size=size, limit=size * 50, cycle=True)
-    real_cursor = Cursor(size=size, limit=size, cycle=False)
+@dataclass(slots=True)
+class Target:
+    """A server under load: its name, port and cursor, and its phases (warm-up first)."""
 
-    def phase(port: int, cursor: Cursor, seconds: float) -> Phase:
-        return asyncio.run(
-            load(
-                port,
-                pool,
-                cursor,
-                seconds=seconds,
-                concurrency=args.concurrency,
-                keep_accepted=not cursor.cycle,
+    name: str
+    label: str
+    port: int
+    cursor: Cursor
+    phases: list[Phase] = field(default_factory=list)
+
+    @property
+    def measured(self) -> Phase:
+        return merged(self.phases[1:])
+
+
+def measure(targets: Sequence[Target], pool: Pool, args: argparse.Namespace) -> None:
+    """A warm-up phase each, then ``--rounds`` rounds of every target in turn (each
+    ``seconds / rounds``); a round stops early once a target's unique requests ran out."""
+
+    def phase(target: Target, seconds: float) -> None:
+        target.phases.append(
+            asyncio.run(
+                load(
+                    target.port,
+                    pool,
+                    target.cursor,
+                    seconds=seconds,
+                    concurrency=args.concurrency,
+                    keep_accepted=not target.cursor.cycle,
+                )
             )
         )
 
-    bare = [phase(bare_port, bare_cursor, args.warmup)]
-    real = [phase(real_port, real_cursor, args.warmup)]
+    for target in targets:
+        phase(target, args.warmup)
     share = args.seconds / args.rounds
     for _ in range(args.rounds):
-        if real_cursor.exhausted:
+        if any(target.cursor.exhausted for target in targets):
             break
-        bare.append(phase(bare_port, bare_cursor, share))
-        real.append(phase(real_port, real_cursor, share))
-    return bare, real
+        for target in targets:
+            phase(target, share)
 
 
 # --- the servers -------------------------------------------------------------------------
@@ -592,36 +617,6 @@ def running(name: str, command: list[str], env: dict[str, str], log: Path) -> It
         yield server
     finally:
         server.stop()
-
-
-def serve_bare(port: int) -> None:
-    """The bare stack: one route that reads the body and answers 202 (subprocess entry point).
-
-    Same uvicorn options as ``meshgate serve`` (defaults otherwise: the same loop and HTTP
-    implementation); the root logger stays at WARNING as meshgate's does at ``--log-level
-    warning``, so uvicorn's access log is filtered out in both."""
-    import logging
-
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    async def gitea(request: Request) -> Response:
-        await request.body()
-        return Response(status_code=202)
-
-    async def ready(request: Request) -> Response:
-        return Response(status_code=200)
-
-    logging.basicConfig(level="WARNING")
-    app = Starlette(routes=[Route(ROUTE, gitea, methods=["POST"]), Route("/readyz", ready)])
-    config = uvicorn.Config(
-        app, host=HOST, port=port, log_config=None, lifespan="on", server_header=False
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT that stops it
-        uvicorn.Server(config).run()
 
 
 def meshgate_executable() -> Path:
@@ -780,25 +775,26 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the meshgate command to run (default: the one beside this Python)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (config, DB, logs)")
-    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-yardsticks",
+        dest="yardsticks",
+        action="store_false",
+        help="skip the two designs issue 3 calibrates its target with (intake_servers.py)",
+    )
     args = parser.parse_args(argv)
-    if args.bare_server is None:
-        if not 1 <= args.concurrency <= 1000 or not 1 <= args.rounds <= 100:
-            parser.error("need 1 <= --concurrency <= 1000 and 1 <= --rounds <= 100")
-        if args.seconds <= 0 or args.warmup < 0:
-            parser.error("need --seconds > 0 and --warmup >= 0")
-        if args.rules < 20:
-            parser.error("--rules must be at least 20")
-        if not args.fixture.is_file():
-            parser.error(f"fixture {args.fixture} not found (../shared must sit beside the repo)")
+    if not 1 <= args.concurrency <= 1000 or not 1 <= args.rounds <= 100:
+        parser.error("need 1 <= --concurrency <= 1000 and 1 <= --rounds <= 100")
+    if args.seconds <= 0 or args.warmup < 0:
+        parser.error("need --seconds > 0 and --warmup >= 0")
+    if args.rules < 20:
+        parser.error("--rules must be at least 20")
+    if not args.fixture.is_file():
+        parser.error(f"fixture {args.fixture} not found (../shared must sit beside the repo)")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    if args.bare_server is not None:
-        serve_bare(args.bare_server)
-        return 0
     workdir = Path(tempfile.mkdtemp(prefix="meshgate-bench-intake-"))
     try:
         return _bench(args, workdir)
@@ -834,8 +830,24 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
 
-    bare_port, real_port = free_port(), free_port()
-    bare_cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(bare_port)]
+    size = len(pool.requests)
+    designs = ("bare", "signed", "durable") if args.yardsticks else ("bare",)
+    comparisons = [
+        Target(
+            name=design,
+            label=DESIGN_LABELS[design],
+            port=free_port(),
+            # bare and signed store nothing, so they may cycle through the pool
+            cursor=Cursor(size=size, limit=size * 50, cycle=design != "durable"),
+        )
+        for design in designs
+    ]
+    real = Target(
+        name="meshgate",
+        label=f"meshgate `{ROUTE}`",
+        port=free_port(),
+        cursor=Cursor(size=size, limit=size, cycle=False),
+    )
     real_cmd = [
         str(meshgate),
         "serve",
@@ -846,7 +858,7 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         "--host",
         HOST,
         "--port",
-        str(real_port),
+        str(real.port),
         "--log-level",
         "warning",
     ]
@@ -860,26 +872,43 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
             "MESHGATE_STATUS_CONCURRENCY": "0",
         }
     )
-    with (
-        running("meshgate", real_cmd, env, workdir / "meshgate.log") as real,
-        running("bare", bare_cmd, server_env({}), workdir / "bare.log") as bare,
-    ):
-        ready_after = real.wait_ready(real_port, "/readyz", args.start_timeout)
-        bare.wait_ready(bare_port, "/readyz", args.start_timeout)
+    servers_env = server_env({"BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    with contextlib.ExitStack() as stack:
+        real_server = stack.enter_context(
+            running("meshgate", real_cmd, env, workdir / "meshgate.log")
+        )
+        started_servers = []
+        for target in comparisons:
+            command = [
+                sys.executable,
+                str(SERVERS),
+                target.name,
+                str(target.port),
+                str(workdir / target.name),
+            ]
+            log = workdir / f"{target.name}.log"
+            started_servers.append(
+                stack.enter_context(running(target.name, command, servers_env, log))
+            )
+        ready_after = real_server.wait_ready(real.port, "/readyz", args.start_timeout)
+        for target, server in zip(comparisons, started_servers, strict=True):
+            server.wait_ready(target.port, "/readyz", args.start_timeout)
         print(
-            f"servers: bare pid {bare.process.pid} port {bare_port}; meshgate pid "
-            f"{real.process.pid} port {real_port}, ready {ready_after:.1f} s after start; "
+            f"servers: meshgate pid {real_server.process.pid}, ready {ready_after:.1f} s after "
+            f"start; {', '.join(t.name for t in comparisons)}; "
             f"loading in {args.rounds} round(s) ...",
             flush=True,
         )
-        bare_phases, real_phases = measure(bare_port, real_port, pool, args)
-    rows = check_rows(data_dir / "meshgate.db", pool, real_phases)
-    bare_run, real_run = merged(bare_phases[1:]), merged(real_phases[1:])
-
-    bare_summary, real_summary = Summary.of(bare_run), Summary.of(real_run)
+        measure([*comparisons, real], pool, args)
+    rows = check_rows(data_dir / "meshgate.db", pool, real.phases)
+    bare = comparisons[0]
+    bare_run, real_run = bare.measured, real.measured
+    real_summary = Summary.of(real_run)
     ratio = real_run.rate / bare_run.rate if bare_run.rate else 0.0
     clean = all(
-        not phase.errors and set(phase.statuses) <= {202} for phase in bare_phases + real_phases
+        not phase.errors and set(phase.statuses) <= {202}
+        for target in [*comparisons, real]
+        for phase in target.phases
     )
     checks = [
         (ratio >= TARGET_RATIO, f"real / bare requests/s = {ratio:.2f} (target >= {TARGET_RATIO})"),
@@ -920,11 +949,26 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
     print()
     print("| endpoint | answers | 202/s | p50 ms | p90 ms | p99 ms | max ms | statuses |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(bare_summary.row("bare Starlette route"))
-    print(real_summary.row(f"meshgate `{ROUTE}`"))
+    for target in [*comparisons, real]:
+        print(Summary.of(target.measured).row(target.label))
     print()
     for ok, text in checks:
         print(f"- {_verdict(ok)}: {text}")
+    for target in comparisons[1:]:
+        yardstick = target.measured.rate / bare_run.rate if bare_run.rate else 0.0
+        print(
+            f"- {target.label} / bare = {yardstick:.2f} (issue 3 states "
+            f"{ISSUE_YARDSTICKS[target.name]:.2f}); meshgate / it = "
+            f"{real_run.rate / target.measured.rate if target.measured.rate else 0.0:.2f}"
+        )
+    if args.yardsticks:
+        durable = comparisons[2].measured.rate
+        margin = TARGET_RATIO / ISSUE_YARDSTICKS["durable"]
+        print(
+            f"- the target asks {margin:.2f}x the straightforward design's rate where issue 3 "
+            f"measured it; here that is {margin * durable:,.0f}/s, and meshgate did "
+            f"{real_run.rate:,.0f}/s ({real_run.rate / durable / margin:.0%} of it)"
+        )
     ok = all(ok for ok, _ in checks)
     print()
     print("targets met" if ok else "TARGETS MISSED")
