@@ -21,7 +21,10 @@ where the target stands on the machine it ran on.
 
 Every server runs as a subprocess, so the load generator (a small keep-alive HTTP/1.1 client on
 asyncio streams, cheaper per request than httpx) does not share their event loop. Afterwards
-the SQLite file is opened with ``sqlite3`` and every 202 must have its row.
+the SQLite file is opened with ``sqlite3`` and every 202 must have its row. Each server's CPU
+time is read from ``/proc`` around its phases: all its threads, and its main thread (the
+event loop) alone, per answer; so a run also shows how much of the loop a request costs and
+how busy the loop was.
 
 Targets: real >= 35% of bare's requests/s (202 answers per second), real p99 <= 50 ms, rows in
 ``deliveries`` == 202 answers (each answer's ``delivery`` id present). Exit 1 if one is missed
@@ -378,6 +381,8 @@ class Phase:
     accepted: list[tuple[int, bytes]] = field(default_factory=list)  # (request index, body)
     elapsed: float = 0.0
     stopped_early: bool = False
+    cpu: float = 0.0  # CPU seconds the server spent in the phase: all its threads
+    main_thread_cpu: float = 0.0  # ... and its main thread (the event loop) alone
 
     @property
     def answered(self) -> int:
@@ -498,6 +503,8 @@ def merged(phases: Sequence[Phase]) -> Phase:
         total.accepted += phase.accepted
         total.elapsed += phase.elapsed
         total.stopped_early |= phase.stopped_early
+        total.cpu += phase.cpu
+        total.main_thread_cpu += phase.main_thread_cpu
     return total
 
 
@@ -509,6 +516,7 @@ class Target:
     label: str
     port: int
     cursor: Cursor
+    pid: int = 0
     phases: list[Phase] = field(default_factory=list)
 
     @property
@@ -521,18 +529,20 @@ def measure(targets: Sequence[Target], pool: Pool, args: argparse.Namespace) -> 
     ``seconds / rounds``); a round stops early once a target's unique requests ran out."""
 
     def phase(target: Target, seconds: float) -> None:
-        target.phases.append(
-            asyncio.run(
-                load(
-                    target.port,
-                    pool,
-                    target.cursor,
-                    seconds=seconds,
-                    concurrency=args.concurrency,
-                    keep_accepted=not target.cursor.cycle,
-                )
+        before = cpu_times(target.pid)
+        result = asyncio.run(
+            load(
+                target.port,
+                pool,
+                target.cursor,
+                seconds=seconds,
+                concurrency=args.concurrency,
+                keep_accepted=not target.cursor.cycle,
             )
         )
+        after = cpu_times(target.pid)
+        result.cpu, result.main_thread_cpu = after[0] - before[0], after[1] - before[1]
+        target.phases.append(result)
 
     for target in targets:
         phase(target, args.warmup)
@@ -542,6 +552,21 @@ def measure(targets: Sequence[Target], pool: Pool, args: argparse.Namespace) -> 
             break
         for target in targets:
             phase(target, share)
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``pid`` and of its main thread, from Linux's
+    ``/proc``; zeros where there is none."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read(path: str) -> float:
+        try:
+            fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
 
 
 # --- the servers -------------------------------------------------------------------------
@@ -704,6 +729,9 @@ class Summary:
     p99: float
     max: float
     statuses: str
+    cpu_per_answer: float  # µs of server CPU (all threads) per answer
+    main_thread_per_answer: float  # µs of the main thread's CPU per answer
+    main_thread_busy: float  # share of the phase the main thread was on a CPU
 
     @classmethod
     def of(cls, phase: Phase) -> Summary:
@@ -719,12 +747,19 @@ class Summary:
             p99=percentile(ordered, 0.99) * 1000,
             max=(ordered[-1] if ordered else math.nan) * 1000,
             statuses=statuses or "none",
+            cpu_per_answer=phase.cpu / phase.answered * 1e6 if phase.answered else math.nan,
+            main_thread_per_answer=(
+                phase.main_thread_cpu / phase.answered * 1e6 if phase.answered else math.nan
+            ),
+            main_thread_busy=phase.main_thread_cpu / phase.elapsed if phase.elapsed else math.nan,
         )
 
     def row(self, label: str) -> str:
         return (
             f"| {label} | {self.answered} | {self.rate:,.0f} | {self.p50:.1f} | {self.p90:.1f} "
-            f"| {self.p99:.1f} | {self.max:.1f} | {self.statuses} |"
+            f"| {self.p99:.1f} | {self.max:.1f} | {self.cpu_per_answer:.0f} "
+            f"| {self.main_thread_per_answer:.0f} ({self.main_thread_busy:.0%} busy) "
+            f"| {self.statuses} |"
         )
 
 
@@ -893,6 +928,8 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         ready_after = real_server.wait_ready(real.port, "/readyz", args.start_timeout)
         for target, server in zip(comparisons, started_servers, strict=True):
             server.wait_ready(target.port, "/readyz", args.start_timeout)
+            target.pid = server.process.pid
+        real.pid = real_server.process.pid
         print(
             f"servers: meshgate pid {real_server.process.pid}, ready {ready_after:.1f} s after "
             f"start; {', '.join(t.name for t in comparisons)}; "
@@ -947,8 +984,11 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         f"SQLite (WAL); meshgate ready {ready_after:.1f} s after start."
     )
     print()
-    print("| endpoint | answers | 202/s | p50 ms | p90 ms | p99 ms | max ms | statuses |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| endpoint | answers | 202/s | p50 ms | p90 ms | p99 ms | max ms "
+        "| server CPU µs/answer | event loop CPU µs/answer | statuses |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for target in [*comparisons, real]:
         print(Summary.of(target.measured).row(target.label))
     print()
