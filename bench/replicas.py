@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import intake  # bench/intake.py: config, signed requests, the load generator, servers
+from intake_servers import HOST
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -321,7 +322,7 @@ def _replica(workdir: Path, url: str, port: int, n: int) -> intake.Server:
         "--data-dir",
         str(workdir / f"data-{n}"),
         "--host",
-        intake.HOST,
+        HOST,
         "--port",
         str(port),
         "--log-level",
