@@ -31,6 +31,7 @@ import time
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import anyio
 from sqlalchemy import event
@@ -87,14 +88,23 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
             "in-memory SQLite is not supported (one connection would be shared by every task); "
             "use a file, e.g. sqlite+aiosqlite:///PATH/meshgate.db"
         )
-    if not url.query.get("uri"):
-        _ensure_parent_directory(Path(database), url)
+    _ensure_parent_directory(sqlite_file(url), url)
     busy_timeout_ms = _busy_timeout_ms(url)
     engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool)
     configure = partial(_configure_sqlite_connection, busy_timeout_ms=busy_timeout_ms)
     event.listen(engine.sync_engine, "connect", configure)
     event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def sqlite_file(url: URL) -> Path:
+    """The file a SQLite URL names: its database, or for a ``file:`` URI (``?uri=true``) the
+    URI's path, percent-decoded (``file:/srv/a%20b.db`` and ``file:///srv/a%20b.db`` are
+    ``/srv/a b.db``)."""
+    database = url.database or ""
+    if url.query.get("uri") and database.startswith("file:"):
+        return Path(unquote(urlsplit(database).path))
+    return Path(database)
 
 
 def _ensure_parent_directory(path: Path, url: URL) -> None:

@@ -8,7 +8,6 @@ and raises only meshgate errors: ``StorageUnavailable`` (retry later) or ``Stora
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import text
@@ -19,7 +18,7 @@ from controller.storage.config_revisions import ConfigRevisionQueries
 from controller.storage.database import Database
 from controller.storage.deliveries import DeliveryQueries
 from controller.storage.delivery_batches import DeliveryBatcher
-from controller.storage.engine import create_engine
+from controller.storage.engine import create_engine, sqlite_file
 from controller.storage.environments import EnvironmentQueries
 from controller.storage.job_ticks import JobTickQueries
 from controller.storage.run_claims import RunClaimQueries
@@ -64,10 +63,9 @@ class Storage(
         """
         engine = create_engine(url)
         file_lock = None
-        plain_file = not engine.url.query.get("uri")  # a file: URI names no path to lock
-        if exclusive and engine.dialect.name == "sqlite" and engine.url.database and plain_file:
+        if exclusive and engine.dialect.name == "sqlite":
             try:
-                file_lock = SQLiteFileLock.acquire(Path(engine.url.database))
+                file_lock = SQLiteFileLock.acquire(sqlite_file(engine.url))
             except BaseException:
                 await engine.dispose()
                 raise
