@@ -521,6 +521,7 @@ class Target:
 
     @property
     def measured(self) -> Phase:
+        """The phases after the warm-up, merged (a new value each time)."""
         return merged(self.phases[1:])
 
 
@@ -938,8 +939,8 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
         )
         measure([*comparisons, real], pool, args)
     rows = check_rows(data_dir / "meshgate.db", pool, real.phases)
-    bare = comparisons[0]
-    bare_run, real_run = bare.measured, real.measured
+    runs = {target.name: target.measured for target in [*comparisons, real]}
+    bare_run, real_run = runs["bare"], runs["meshgate"]
     real_summary = Summary.of(real_run)
     ratio = real_run.rate / bare_run.rate if bare_run.rate else 0.0
     clean = all(
@@ -990,19 +991,19 @@ def _bench(args: argparse.Namespace, workdir: Path) -> int:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for target in [*comparisons, real]:
-        print(Summary.of(target.measured).row(target.label))
+        print(Summary.of(runs[target.name]).row(target.label))
     print()
     for ok, text in checks:
         print(f"- {_verdict(ok)}: {text}")
     for target in comparisons[1:]:
-        yardstick = target.measured.rate / bare_run.rate if bare_run.rate else 0.0
+        rate = runs[target.name].rate
         print(
-            f"- {target.label} / bare = {yardstick:.2f} (issue 3 states "
-            f"{ISSUE_YARDSTICKS[target.name]:.2f}); meshgate / it = "
-            f"{real_run.rate / target.measured.rate if target.measured.rate else 0.0:.2f}"
+            f"- {target.label} / bare = {rate / bare_run.rate if bare_run.rate else 0.0:.2f} "
+            f"(issue 3 states {ISSUE_YARDSTICKS[target.name]:.2f}); meshgate / it = "
+            f"{real_run.rate / rate if rate else 0.0:.2f}"
         )
     if args.yardsticks:
-        durable = comparisons[2].measured.rate
+        durable = runs["durable"].rate
         margin = TARGET_RATIO / ISSUE_YARDSTICKS["durable"]
         print(
             f"- the target asks {margin:.2f}x the straightforward design's rate where issue 3 "
